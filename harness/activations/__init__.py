@@ -1,0 +1,5 @@
+"""Activation captures: CETT features at every ``mlp.down_proj`` input, region-averaged."""
+
+from harness.activations._cett import REGIONS, FeatureInput, answer_span, capture_cett
+
+__all__ = ["REGIONS", "FeatureInput", "answer_span", "capture_cett"]

@@ -1,0 +1,187 @@
+"""The H-neuron detection pipeline: greedy + screened samples -> labels -> CETT features -> L1 detector.
+
+Every stage is cached in the artifact store, keyed by model fingerprint, data fingerprint, the stage's
+spec and its code version, so an interrupted run resumes and an unchanged re-run only reads files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.claims._labels import Split, balanced_split, can_qualify, label_of, sample_rounds
+from harness.claims._spec import ClaimSpec, DataSpec, PipelineSpec
+from harness.errors import DataError
+
+log = logging.getLogger(__name__)
+
+CODE_VERSIONS = {"generate": "gen-v1", "cett": "cett-v1"}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_items(spec: DataSpec) -> list[Any]:
+    """The question set named by a data spec (a seeded subset when ``limit`` is set)."""
+    from harness.benchmarks import load_embedded_qa, load_qa_jsonl, load_triviaqa
+
+    if spec.kind == "embedded_qa":
+        items = load_embedded_qa()
+    else:
+        assert spec.path is not None
+        path = Path(spec.path) if Path(spec.path).is_absolute() else REPO_ROOT / spec.path
+        items = load_triviaqa(path) if spec.kind == "triviaqa" else load_qa_jsonl(path)
+    if not items:
+        raise DataError(f"data {spec.kind} ({spec.path or 'embedded'}) has no questions. Fix: point data.path "
+                        "at a non-empty file.")
+    if spec.limit is not None and spec.limit < len(items):
+        rng = np.random.default_rng(spec.subset_seed)
+        keep = sorted(rng.choice(len(items), spec.limit, replace=False).tolist())
+        items = [items[i] for i in keep]
+    return items
+
+
+def data_fingerprint(items: list[Any]) -> str:
+    from harness.store import fingerprint
+
+    return fingerprint([[it.id, it.question, list(it.aliases)] for it in items])
+
+
+@dataclass
+class LabelledPool:
+    """Questions that received a label, with what the features need."""
+
+    ids: list[str]
+    labels: np.ndarray
+    """1 = consistent hallucination, 0 = consistently right."""
+    lengths: np.ndarray
+    """Greedy answer length in tokens (the answer span)."""
+    inputs: list[Any]
+    """FeatureInput per labelled question (greedy answer, teacher-forced)."""
+    answers: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _generate_stage(lm: Any, store: Any, prompts: dict[str, tuple[int, ...]], keys: dict[str, int] | None,
+                    key_parts: dict[str, Any], label: str, batch_size: int, **gen_kwargs: Any) -> dict[str, Any]:
+    from harness.generate import generate_batch
+
+    def compute(ids: list[str]) -> list[dict[str, Any]]:
+        order = sorted(ids, key=lambda i: len(prompts[i]))  # similar lengths share a batch
+        gens = generate_batch(lm, [prompts[i] for i in order],
+                              row_keys=[keys[i] for i in order] if keys else None, **gen_kwargs)
+        by_id = {i: g for i, g in zip(order, gens, strict=True)}
+        return [{"answer_ids": list(by_id[i].answer_ids), "stop_id": by_id[i].stop_id, "text": by_id[i].text}
+                for i in ids]
+
+    ids = sorted(prompts, key=lambda i: len(prompts[i]))
+    return store.resumable_map(label, key_parts, ids, compute, batch_size=batch_size, progress_label=label)
+
+
+def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> LabelledPool:
+    """Greedy pass over every question, then K samples in rounds for those that can still qualify."""
+    from harness.activations import FeatureInput, answer_span
+    from harness.generate import build_prompt, row_key
+    from harness.judges import alias_match
+
+    samp, lab = spec.pipeline.sampling, spec.pipeline.labels
+    by_id = {it.id: it for it in items}
+    prompts = {it.id: build_prompt(lm.tokenizer, it.question, spec.model.prompt_style) for it in items}
+    base = {"model": lm.fingerprint, "data": data_fingerprint(items), "prompt_style": spec.model.prompt_style,
+            "max_new_tokens": samp.max_new_tokens, "code": CODE_VERSIONS["generate"]}
+    greedy = _generate_stage(lm, store, {i: p.ids for i, p in prompts.items()}, None, base, "greedy",
+                             samp.batch_size, max_new_tokens=samp.max_new_tokens, greedy=True)
+    greedy_right = {i: alias_match(g["text"], by_id[i].aliases) for i, g in greedy.items()}
+    sample_right: dict[str, list[bool]] = {i: [] for i in by_id}
+    n_sequences = 0
+    if lab.mode != "greedy":
+        active = sorted(by_id)
+        done = 0
+        skey = {**base, "sampling": samp.model_dump(exclude={"batch_size"})}
+        for size in (sample_rounds(samp.k) if lab.screen else [samp.k]):
+            sids = {f"{i}#{k}": prompts[i].ids for i in active for k in range(done, done + size)}
+            rows = _generate_stage(
+                lm, store, sids, {s: row_key(samp.seed, s.split("#")[0], int(s.split("#")[1])) for s in sids},
+                skey, "samples", samp.batch_size, max_new_tokens=samp.max_new_tokens, greedy=False,
+                temperature=samp.temperature, top_k=samp.top_k, top_p=samp.top_p)
+            n_sequences += len(sids)
+            for s, g in sorted(rows.items()):
+                qid = s.split("#")[0]
+                sample_right[qid].append(alias_match(g["text"], by_id[qid].aliases))
+            done += size
+            active = [i for i in active if can_qualify(greedy_right[i], sample_right[i], samp.k, lab)]
+    ids, labels, lengths, inputs, answers = [], [], [], [], []
+    for i in sorted(by_id):
+        y = label_of(greedy_right[i], sample_right[i], samp.k, lab)
+        g = greedy[i]
+        span = answer_span(g["answer_ids"], lm.tokenizer)
+        if y is None or span[1] <= span[0]:
+            continue  # discarded, or an empty answer (nothing to average features over)
+        resp = tuple(g["answer_ids"]) + ((g["stop_id"],) if g["stop_id"] is not None else ())
+        ids.append(i)
+        labels.append(y)
+        lengths.append(span[1] - span[0])
+        answers.append(g["text"])
+        inputs.append(FeatureInput(prompt_ids=prompts[i].ids, response_ids=resp, answer_span=span,
+                                   question_span=prompts[i].question_span))
+    lab_arr = np.array(labels, dtype=int)
+    stats = {"n_questions": len(items), "greedy_accuracy": float(np.mean(list(greedy_right.values()))),
+             "n_sample_sequences": n_sequences, "n_labelled": len(ids), "n_correct": int((lab_arr == 0).sum()),
+             "n_hallucinated": int((lab_arr == 1).sum()), "label_mode": lab.mode}
+    log.info("labels: %s", stats)
+    return LabelledPool(ids, lab_arr, np.array(lengths, dtype=int), inputs, answers, stats)
+
+
+def pool_features(lm: Any, pool: LabelledPool, regions: tuple[str, ...], spec: PipelineSpec,
+                  store: Any) -> dict[str, np.ndarray]:
+    """CETT features of the labelled pool, one [n, n_layers * d_mlp] array per region (cached)."""
+    from harness.activations import capture_cett
+    from harness.store import fingerprint
+
+    key = {"model": lm.fingerprint, "code": CODE_VERSIONS["cett"], "regions": list(regions),
+           "inputs": fingerprint([[list(x.prompt_ids), list(x.response_ids), list(x.answer_span),
+                                   list(x.question_span)] for x in pool.inputs])}
+
+    def compute() -> dict[str, np.ndarray]:
+        log.info("capturing CETT features for %d sequences", len(pool.inputs))
+        arr = capture_cett(lm, pool.inputs, regions, batch_size=spec.features.batch_size)
+        return {r: arr[:, k] for k, r in enumerate(regions)}
+
+    return store.get_or_compute_npz("cett", key, compute)
+
+
+@dataclass
+class FitResult:
+    """One detector fit on one split, scored on that split's test items."""
+
+    split: Split
+    detector: Any
+    test_scores: np.ndarray
+    test_labels: np.ndarray
+    test_lengths: np.ndarray
+    length_sign: float
+
+
+def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: PipelineSpec, *,
+                 split_offset: int = 0, shuffle_seed: int | None = None) -> FitResult:
+    """Fit the L1 detector on train, choose C on val, score test (true labels always on test)."""
+    from harness.detectors import fit_l1_detector, fit_length_baseline
+
+    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset)
+    y = pool.labels
+    y_train, y_val = y[split.train].copy(), y[split.val].copy()
+    if shuffle_seed is not None:  # negative control: labels carry no information about the features
+        rng = np.random.default_rng(10_000 + shuffle_seed)
+        rng.shuffle(y_train)
+        rng.shuffle(y_val)
+    X = feats["answer"]
+    X_train = X[split.train]
+    if spec.detector.mode == "3v1":  # add every training question's non-answer tokens as negatives
+        X_train = np.concatenate([X_train, feats["non_answer"][split.train]])
+        y_train = np.concatenate([y_train, np.zeros(len(split.train), dtype=int)])
+    det = fit_l1_detector(X_train, y_train, X[split.val], y_val, c_grid=spec.detector.c_grid,
+                          seed=spec.split.seed + split_offset)
+    sign = fit_length_baseline(pool.lengths[split.train].astype(float), y[split.train])
+    return FitResult(split, det, det.score(X[split.test]), y[split.test], pool.lengths[split.test], sign)

@@ -1,0 +1,113 @@
+"""Estimands of detection claims: each returns an interval plus the numbers a reader needs beside it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from harness.claims._detection import FitResult, LabelledPool, fit_on_split
+from harness.claims._spec import ClaimSpec
+
+
+def _iv(spec: ClaimSpec) -> dict[str, Any]:
+    return {"level": spec.interval.level, "n_resamples": spec.interval.n_resamples, "seed": spec.interval.seed,
+            "method": spec.interval.method}
+
+
+def _fit_details(fit: FitResult, pool: LabelledPool) -> dict[str, Any]:
+    from harness.stats import auroc
+
+    det = fit.detector
+    n_pos = int((det.coef > 0).sum())
+    return {
+        "labels": pool.stats,
+        "split_sizes": {"train": len(fit.split.train), "val": len(fit.split.val), "test": len(fit.split.test)},
+        "C": det.C, "val_auroc_by_C": {str(k): round(v, 4) for k, v in det.val_auroc_by_C.items()},
+        "n_h_neurons": n_pos, "n_nonzero": int((det.coef != 0).sum()),
+        "length_only_test_auroc": round(float(auroc(fit.length_sign * fit.test_lengths, fit.test_labels)), 4),
+        "test_mean_length_by_class": {
+            "hallucinated": round(float(fit.test_lengths[fit.test_labels == 1].mean()), 3),
+            "correct": round(float(fit.test_lengths[fit.test_labels == 0].mean()), 3)},
+    }
+
+
+def detector_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, **_: Any) -> tuple[Any, dict[str, Any]]:
+    from harness.stats import auroc_ci
+
+    return auroc_ci(fit.test_scores, fit.test_labels, **_iv(spec)), _fit_details(fit, pool)
+
+
+def detector_accuracy(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, **_: Any) -> tuple[Any, dict[str, Any]]:
+    from harness.stats import accuracy_ci
+
+    pred = (fit.test_scores > 0).astype(int)
+    return accuracy_ci(pred, fit.test_labels, **_iv(spec)), _fit_details(fit, pool)
+
+
+def detector_auroc_minus_length(spec: ClaimSpec, fit: FitResult, pool: LabelledPool,
+                                **_: Any) -> tuple[Any, dict[str, Any]]:
+    from harness.stats import paired_auroc_difference_ci
+
+    iv = paired_auroc_difference_ci(fit.test_scores, fit.length_sign * fit.test_lengths.astype(float),
+                                    fit.test_labels, **_iv(spec))
+    return iv, _fit_details(fit, pool)
+
+
+def shuffled_label_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, feats: dict[str, np.ndarray],
+                         **_: Any) -> tuple[Any, dict[str, Any]]:
+    """Mean test AUROC over shuffled-label refits, with one joint stratified bootstrap of test items."""
+    from harness.stats import auroc, auroc_from_classes, stratified_bootstrap_ci
+
+    assert spec.estimand.kind == "shuffled_label_auroc"
+    scores = np.stack([fit_on_split(pool, feats, spec.pipeline, shuffle_seed=s).test_scores
+                       for s in range(spec.estimand.seeds)])  # [seeds, n_test]
+    y = fit.test_labels
+
+    def stat(pos_idx: np.ndarray, neg_idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        per_seed = [auroc_from_classes(np.take(s[y == 1], pos_idx), np.take(s[y == 0], neg_idx), axis=axis)
+                    for s in scores]
+        return np.mean(per_seed, axis=0)
+
+    opts = _iv(spec)
+    iv = stratified_bootstrap_ci(y, stat, level=opts["level"], n_resamples=opts["n_resamples"],
+                                 seed=opts["seed"], method=opts["method"])
+    details = {"per_seed_test_auroc": [round(float(auroc(s, y)), 4) for s in scores],
+               "treatment_test_auroc": round(float(auroc(fit.test_scores, y)), 4), "labels": pool.stats}
+    return iv, details
+
+
+def h_neuron_percent(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, feats: dict[str, np.ndarray],
+                     d_mlp: int, **_: Any) -> tuple[Any, dict[str, Any]]:
+    """Percent of MLP neurons with positive weight, over refits on different splits; with overlap."""
+    from harness.stats import seed_percentile_interval
+
+    assert spec.estimand.kind == "h_neuron_percent"
+    fits = [fit] + [fit_on_split(pool, feats, spec.pipeline, split_offset=s) for s in range(1, spec.estimand.seeds)]
+    n_total = fit.detector.coef.size
+    sets = [set(np.flatnonzero(f.detector.coef > 0).tolist()) for f in fits]
+    pct = [100.0 * len(s) / n_total for s in sets]
+    iv = seed_percentile_interval(np.array(pct), level=spec.interval.level)
+    iv = iv.model_copy(update={"estimate": pct[0]})
+    jacc = [len(a & b) / len(a | b) if a | b else 0.0 for a, b in combinations(sets, 2)]
+    main = fit.detector.positive_neurons(d_mlp)
+    details = {
+        "n_neurons_total": n_total, "n_h_neurons_per_seed": [len(s) for s in sets],
+        "layer_profile": dict(sorted(Counter(layer for layer, _, _ in main).items())),
+        "top_h_neurons": [(layer, j, round(w, 4)) for layer, j, w in main[:10]],
+        "overlap_jaccard_mean": round(float(np.mean(jacc)), 4) if jacc else None,
+        "overlap_jaccard_range": [round(min(jacc), 4), round(max(jacc), 4)] if jacc else None,
+        "C_per_seed": [f.detector.C for f in fits], "labels": pool.stats,
+    }
+    return iv, details
+
+
+ESTIMANDS = {
+    "detector_auroc": detector_auroc,
+    "detector_accuracy": detector_accuracy,
+    "detector_auroc_minus_length": detector_auroc_minus_length,
+    "shuffled_label_auroc": shuffled_label_auroc,
+    "h_neuron_percent": h_neuron_percent,
+}

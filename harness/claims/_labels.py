@@ -1,0 +1,85 @@
+"""Consistency labels from a greedy pass plus screened sampling, and the balanced, length-matched split."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.claims._spec import LabelSpec, SplitSpec
+
+SCREEN_ROUNDS = (2, 3)
+"""Samples drawn per round before the rest of K; a question leaves as soon as it cannot qualify."""
+
+
+def sample_rounds(k: int) -> list[int]:
+    """Round sizes summing to K, e.g. K=10 -> [2, 3, 5]."""
+    rounds, left = [], k
+    for r in SCREEN_ROUNDS:
+        if left <= 0:
+            break
+        rounds.append(min(r, left))
+        left -= rounds[-1]
+    if left > 0:
+        rounds.append(left)
+    return rounds
+
+
+def can_qualify(greedy_right: bool, sample_right: list[bool], k: int, spec: LabelSpec) -> bool:
+    """Whether more samples could still give this question a label under the label mode."""
+    wrong = sum(not r for r in sample_right)
+    if greedy_right:
+        if spec.mode == "strict":
+            return wrong == 0
+        return wrong <= k - math.ceil(spec.min_right * k)
+    return all(not r for r in sample_right)
+
+
+def label_of(greedy_right: bool, sample_right: list[bool], k: int, spec: LabelSpec) -> int | None:
+    """1 = consistent hallucination, 0 = consistently right, None = discarded."""
+    if spec.mode == "greedy":
+        return 0 if greedy_right else 1
+    if len(sample_right) < k or not can_qualify(greedy_right, sample_right, k, spec):
+        return None
+    return 0 if greedy_right else 1
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into the labelled pool."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def length_bin(n_tokens: int) -> int:
+    """Answer-length bins in tokens: 1, 2, 3, 4, 5-6, 7-9, 10+."""
+    for b, hi in enumerate((1, 2, 3, 4, 6, 9)):
+        if n_tokens <= hi:
+            return b
+    return 6
+
+
+def balanced_split(labels: np.ndarray, lengths: np.ndarray, spec: SplitSpec, seed_offset: int = 0) -> Split:
+    """Label-balanced (and optionally length-matched) train/val/test split; each item is one question, so
+    the splits are question-disjoint by construction."""
+    rng = np.random.default_rng(spec.seed + seed_offset)
+    groups = [length_bin(int(n)) for n in lengths] if spec.length_match == "all" else [0] * len(labels)
+    keep: list[int] = []
+    for g in sorted(set(groups)):
+        pos = [i for i in range(len(labels)) if groups[i] == g and labels[i] == 1]
+        neg = [i for i in range(len(labels)) if groups[i] == g and labels[i] == 0]
+        m = min(len(pos), len(neg))
+        keep += list(rng.choice(pos, m, replace=False)) + list(rng.choice(neg, m, replace=False))
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for cls in (0, 1):
+        idx = np.array([i for i in keep if labels[i] == cls], dtype=int)
+        rng.shuffle(idx)
+        n_train = int(round(spec.train * len(idx)))
+        n_val = int(round(spec.val * len(idx)))
+        parts["train"] += idx[:n_train].tolist()
+        parts["val"] += idx[n_train:n_train + n_val].tolist()
+        parts["test"] += idx[n_train + n_val:].tolist()
+    return Split(*(np.array(sorted(parts[k]), dtype=int) for k in ("train", "val", "test")))

@@ -1,0 +1,92 @@
+"""Claim results and verdicts: SUPPORTED, REFUTED or INCONCLUSIVE from an interval and a pass rule."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Verdict = Literal["SUPPORTED", "REFUTED", "INCONCLUSIVE"]
+
+
+class IntervalOut(BaseModel):
+    """An interval as recorded in a result (the stats Interval, serialised)."""
+
+    model_config = ConfigDict(extra="forbid")
+    estimate: float
+    low: float
+    high: float
+    method: str
+    level: float
+    n: int
+    n_resamples: int | None = None
+    seed: int | None = None
+    note: str = ""
+
+    def text(self, digits: int = 3) -> str:
+        f = f"{{:.{digits}f}}"
+        extra = f", {self.n_resamples} resamples, seed {self.seed}" if self.n_resamples else ""
+        note = f"; {self.note}" if self.note else ""
+        return (f"{f.format(self.estimate)} [{f.format(self.low)}, {f.format(self.high)}] "
+                f"({self.level:.0%} {self.method}{extra}, n={self.n}{note})")
+
+
+class ControlOut(BaseModel):
+    """One negative-control run (one seed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    seed: int
+    interval: IntervalOut
+
+
+class ClaimResult(BaseModel):
+    """What a claim run produced: the verdict, its interval, the controls and the supporting numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    claim_id: str
+    statement: str
+    verdict: Verdict
+    reason: str
+    rule: str
+    interval: IntervalOut
+    controls: list[ControlOut] = []
+    details: dict[str, Any] = {}
+    expected: dict[str, float] | None = None
+    timings: dict[str, float] = {}
+
+    def report(self) -> str:
+        """Readable multi-line report (used in pytest's failure output and the summary)."""
+        lines = [f"claim {self.claim_id}: {self.verdict}", f"  statement: {self.statement}",
+                 f"  estimate:  {self.interval.text()}", f"  rule:      {self.rule}", f"  verdict:   {self.reason}"]
+        if self.expected:
+            lines.append(f"  paper:     {self.expected}")
+        for c in self.controls:
+            lines.append(f"  control {c.kind} seed {c.seed}: {c.interval.text()}")
+        for k, v in self.details.items():
+            lines.append(f"  {k}: {v}")
+        return "\n".join(lines)
+
+
+def apply_rule(rule: Any, low: float, high: float) -> tuple[Verdict, str, str]:
+    """Verdict, reason and rule text for an interval under a pass rule."""
+    if rule.kind == "lower_above":
+        text = f"whole interval above {rule.threshold}"
+        if low > rule.threshold:
+            return "SUPPORTED", f"lower bound {low:.3f} > {rule.threshold}", text
+        if high <= rule.threshold:
+            return "REFUTED", f"upper bound {high:.3f} <= {rule.threshold}", text
+        return "INCONCLUSIVE", f"interval [{low:.3f}, {high:.3f}] straddles {rule.threshold}", text
+    if rule.kind == "upper_below":
+        text = f"whole interval below {rule.threshold}"
+        if high < rule.threshold:
+            return "SUPPORTED", f"upper bound {high:.3f} < {rule.threshold}", text
+        if low >= rule.threshold:
+            return "REFUTED", f"lower bound {low:.3f} >= {rule.threshold}", text
+        return "INCONCLUSIVE", f"interval [{low:.3f}, {high:.3f}] straddles {rule.threshold}", text
+    if rule.kind == "includes":
+        text = f"interval includes {rule.value} (null control)"
+        if low <= rule.value <= high:
+            return "SUPPORTED", f"[{low:.3f}, {high:.3f}] includes {rule.value}", text
+        return "REFUTED", f"[{low:.3f}, {high:.3f}] excludes {rule.value}", text
+    raise ValueError(f"unknown pass rule {rule.kind!r}")

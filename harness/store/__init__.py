@@ -1,0 +1,24 @@
+"""Content-addressed artifacts with sha256 sidecars, atomic writes, resumable batch maps and progress lines.
+
+Imports only numpy, filelock and pydantic: never torch, transformers or sklearn.
+"""
+
+from harness.store._artifacts import ArtifactStore
+from harness.store._atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from harness.store._canonical import canonical_json, fingerprint
+from harness.store._errors import StoreError
+from harness.store._paths import DATA_DIR_ENV, data_dir
+from harness.store._progress import Progress
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "ArtifactStore",
+    "Progress",
+    "StoreError",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "canonical_json",
+    "data_dir",
+    "fingerprint",
+]

@@ -1,0 +1,71 @@
+"""CETT features against a hand computation, region handling, batching invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from harness.activations import FeatureInput, answer_span, capture_cett
+
+X = FeatureInput(prompt_ids=(2, 10, 11, 12, 13), response_ids=(20, 21, 5), answer_span=(0, 2), question_span=(1, 4))
+Y = FeatureInput(prompt_ids=(2, 10, 11), response_ids=(30, 5), answer_span=(0, 1), question_span=(1, 2))
+
+
+def _manual(lm, x, positions):
+    """|z_j| * ||W_down[:, j]|| / ||down_proj(z)|| per token, averaged over positions, by hand."""
+    ids = torch.tensor([list(x.prompt_ids) + list(x.response_ids)])
+    zs = {}
+    handles = [lm.sites.down_proj(L).register_forward_pre_hook(lambda m, a, L=L: zs.__setitem__(L, a[0]))
+               for L in range(lm.sites.n_layers)]
+    try:
+        lm.sites.backbone(input_ids=ids)
+    finally:
+        for h in handles:
+            h.remove()
+    feats = []
+    for L in range(lm.sites.n_layers):
+        W = lm.sites.down_proj(L).weight.detach()  # [d_model, d_mlp]
+        per_tok = []
+        for t in positions:
+            z = zs[L][0, t]
+            out = W @ z
+            per_tok.append(np.array([abs(float(z[j])) * float(W[:, j].norm()) / float(out.norm())
+                                     for j in range(W.shape[1])]))
+        feats.append(np.mean(per_tok, axis=0))
+    return np.concatenate(feats)
+
+
+def test_cett_matches_hand_computation(tiny):
+    f = capture_cett(tiny, [X])
+    np.testing.assert_allclose(f[0, 0], _manual(tiny, X, [5, 6]), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(f[0, 1], _manual(tiny, X, [5, 6, 7]), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(f[0, 2], _manual(tiny, X, [1, 2, 3, 7]), rtol=1e-4, atol=1e-7)
+
+
+def test_cett_batched_equals_single_and_multimodal_layout(tiny, tiny_mm):
+    for lm in (tiny, tiny_mm):
+        both = capture_cett(lm, [X, Y], batch_size=2)
+        np.testing.assert_allclose(both[0], capture_cett(lm, [X])[0], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(both[1], capture_cett(lm, [Y])[0], rtol=1e-5, atol=1e-7)
+
+
+def test_capture_never_computes_the_lm_head(tiny):
+    calls = []
+    h = tiny.sites.lm_head.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        capture_cett(tiny, [X])
+    finally:
+        h.remove()
+    assert calls == []
+
+
+def test_empty_region_is_nan_not_zero(tiny):
+    z = FeatureInput(prompt_ids=(2, 10), response_ids=(20,), answer_span=(0, 1), question_span=(1, 1))
+    f = capture_cett(tiny, [z], regions=("answer", "non_answer"))
+    assert np.isfinite(f[0, 0]).all() and np.isnan(f[0, 1]).all()
+
+
+def test_answer_span_strips_whitespace_tokens(tiny):
+    ids = tiny.tokenizer(" Paris ", add_special_tokens=False).input_ids
+    s, e = answer_span(ids, tiny.tokenizer)
+    assert tiny.tokenizer.decode(ids[s:e]) == "Paris"
