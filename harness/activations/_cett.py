@@ -57,6 +57,27 @@ def answer_span(answer_ids: Sequence[int], tokenizer: Any) -> tuple[int, int]:
     return start, end
 
 
+def _cett_hooks(lm: LoadedModel, col_norms: list[torch.Tensor], weights: torch.Tensor,
+                captured: dict[int, torch.Tensor]) -> tuple[list[Any], list[Any]]:
+    """Hooks that reduce each layer's CETT to region means inside the pass ([B, T, d_mlp] never kept)."""
+    z_in: dict[int, torch.Tensor] = {}
+    pre, post = [], []
+    for layer in range(lm.sites.n_layers):
+        def save_input(_m: Any, args: tuple[Any, ...], layer: int = layer) -> None:
+            z_in[layer] = args[0]
+
+        def reduce(_m: Any, _args: Any, output: torch.Tensor, layer: int = layer) -> None:
+            z = z_in.pop(layer).float()  # [B, T, d_mlp]
+            denom = output.float().norm(dim=-1, keepdim=True).clamp_min(1e-12)  # [B, T, 1]
+            cett = z.abs() * col_norms[layer] / denom  # [B, T, d_mlp]
+            captured[layer] = torch.einsum("brt,btj->brj", weights, cett)  # [B, R, d_mlp]
+
+        module = lm.sites.down_proj(layer)
+        pre.append((module, save_input))
+        post.append((module, reduce))
+    return pre, post
+
+
 @torch.inference_mode()
 def capture_cett(
     lm: LoadedModel,
@@ -95,25 +116,8 @@ def capture_cett(
         weights = weights.to(lm.device)
         empty = (weights.sum(-1) == 0).cpu().numpy()  # [B, R]
         captured: dict[int, torch.Tensor] = {}
-        z_in: dict[int, torch.Tensor] = {}
-
-        def make_hooks(layer: int):  # type: ignore[no-untyped-def]
-            def pre(_m: Any, args: tuple[Any, ...]) -> None:
-                z_in[layer] = args[0]
-
-            def post(_m: Any, _args: Any, output: torch.Tensor) -> None:
-                z = z_in.pop(layer).float()  # [B, T, d_mlp]
-                denom = output.float().norm(dim=-1, keepdim=True).clamp_min(1e-12)  # [B, T, 1]
-                cett = z.abs() * col_norms[layer] / denom  # [B, T, d_mlp]
-                captured[layer] = torch.einsum("brt,btj->brj", weights, cett)
-
-            return pre, post
-
-        hooks = [make_hooks(layer) for layer in range(n_layers)]
-        with temporary_hooks(
-            pre=[(sites.down_proj(layer), h[0]) for layer, h in enumerate(hooks)],
-            post=[(sites.down_proj(layer), h[1]) for layer, h in enumerate(hooks)],
-        ):
+        pre, post = _cett_hooks(lm, col_norms, weights, captured)
+        with temporary_hooks(pre=pre, post=post):
             sites.backbone(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), use_cache=False)
         feats = torch.cat([captured[layer] for layer in range(n_layers)], dim=-1).cpu().numpy()
         feats[empty] = np.nan

@@ -247,8 +247,18 @@ NAME_ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Extra accepted names per alpha-2 code (pycountry's names and official names are added too)."""
 
-QUESTION_NAMES: dict[str, str] = {"GE": "the country Georgia"}
-"""How a question names a country where the plain name is ambiguous (Georgia is also a US state)."""
+_NEEDS_THE = frozenset(
+    (
+        "AE", "BS", "CD", "CF", "CG", "CZ", "DO", "GB", "GM", "KM", "MH", "MV", "NL", "PH", "SB",
+        "SC", "US",
+    )
+)  # fmt: skip
+
+QUESTION_NAMES: dict[str, str] = {
+    "GE": "the country Georgia",  # Georgia is also a US state
+    **{c.alpha_2: f"the {c.name}" for c in COUNTRIES if c.alpha_2 in _NEEDS_THE},
+}
+"""How a question names a country where the plain name is ambiguous or needs "the"."""
 
 CONTINENT_ALIASES: dict[str, tuple[str, ...]] = {_OC: ("Australia", "Australasia")}
 """Extra accepted answers for a continent."""

@@ -84,14 +84,17 @@ def _parquet_records(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield ``(where, record)`` for each row of an HF ``trivia_qa`` parquet file."""
     import pyarrow.parquet as pq  # late: only parquet users pay for pyarrow
 
+    wanted = ["question", "question_id", "answer"]
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise DataError(f"{path}: cannot read as parquet ({exc}). Fix: re-download the file.") from exc
-    missing = [c for c in ("question", "question_id", "answer") if c not in table.column_names]
+    missing = [c for c in wanted if c not in schema.names]
     if missing:
         raise DataError(f"{path}: parquet file lacks column(s) {missing}. Fix: {_HF_FIX}")
-    columns = table.select(["question", "question_id", "answer"]).to_pydict()
+    # Read only the needed columns: the rc configs also carry large evidence documents.
+    table = pq.read_table(path, columns=wanted)
+    columns = table.to_pydict()
     for row in range(table.num_rows):
         record = {name: values[row] for name, values in columns.items()}
         yield f"{path}, row {row}", record
@@ -102,7 +105,12 @@ def _json_records(path: Path) -> Iterator[tuple[str, Any]]:
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        if text.lstrip().startswith("["):
+            raise DataError(
+                f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg}). "
+                "Fix: the file looks truncated or hand-edited; re-download or regenerate it."
+            ) from exc
         # HF `Dataset.to_json` writes JSON lines even into a `.json` file.
         yield from ((f"{path}, line {n}", rec) for n, rec in read_json_lines(path))
         return

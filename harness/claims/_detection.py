@@ -80,6 +80,16 @@ def _generate_stage(lm: Any, store: Any, prompts: dict[str, tuple[int, ...]], ke
     return store.resumable_map(label, key_parts, ids, compute, batch_size=batch_size, progress_label=label)
 
 
+def _screen_candidates(greedy_right: dict[str, bool], ratio: float | None, seed: int) -> list[str]:
+    """Questions that get samples: every greedy-right one, and a seeded subset of at most ratio x as many
+    greedy-wrong ones (the rarer right answers are the bottleneck of a balanced split)."""
+    right = sorted(i for i, r in greedy_right.items() if r)
+    wrong = sorted(i for i, r in greedy_right.items() if not r)
+    n_wrong = len(wrong) if ratio is None else min(len(wrong), int(np.ceil(ratio * max(len(right), 1))))
+    keep = np.random.default_rng(seed).choice(len(wrong), n_wrong, replace=False).tolist() if wrong else []
+    return sorted(right + [wrong[k] for k in keep])
+
+
 def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> LabelledPool:
     """Greedy pass over every question, then K samples in rounds for those that can still qualify."""
     from harness.activations import FeatureInput, answer_span
@@ -97,7 +107,7 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
     sample_right: dict[str, list[bool]] = {i: [] for i in by_id}
     n_sequences = 0
     if lab.mode != "greedy":
-        active = sorted(by_id)
+        active = _screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed)
         done = 0
         skey = {**base, "sampling": samp.model_dump(exclude={"batch_size"})}
         for size in (sample_rounds(samp.k) if lab.screen else [samp.k]):
@@ -113,7 +123,10 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
             done += size
             active = [i for i in active if can_qualify(greedy_right[i], sample_right[i], samp.k, lab)]
     ids, labels, lengths, inputs, answers = [], [], [], [], []
+    sampled = set(_screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed))
     for i in sorted(by_id):
+        if lab.mode != "greedy" and i not in sampled:
+            continue  # never sampled: the balanced split did not need it
         y = label_of(greedy_right[i], sample_right[i], samp.k, lab)
         g = greedy[i]
         span = answer_span(g["answer_ids"], lm.tokenizer)

@@ -77,8 +77,8 @@ def balanced_split(labels: np.ndarray, lengths: np.ndarray, spec: SplitSpec, see
     for cls in (0, 1):
         idx = np.array([i for i in keep if labels[i] == cls], dtype=int)
         rng.shuffle(idx)
-        n_train = int(round(spec.train * len(idx)))
-        n_val = int(round(spec.val * len(idx)))
+        n_train = round(spec.train * len(idx))
+        n_val = round(spec.val * len(idx))
         parts["train"] += idx[:n_train].tolist()
         parts["val"] += idx[n_train:n_train + n_val].tolist()
         parts["test"] += idx[n_train + n_val:].tolist()

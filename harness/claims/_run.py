@@ -16,7 +16,13 @@ def _out(iv: Any) -> IntervalOut:
 
 def run_claim(claim_id: str, spec: ClaimSpec, session: Session) -> ClaimResult:
     """Run a claim end to end and decide its verdict."""
-    from harness.claims._detection import build_pool, data_fingerprint, fit_on_split, load_items, pool_features
+    from harness.claims._detection import (
+        build_pool,
+        data_fingerprint,
+        fit_on_split,
+        load_items,
+        pool_features,
+    )
     from harness.claims._estimands import ESTIMANDS
 
     timings: dict[str, float] = {}
@@ -39,13 +45,14 @@ def run_claim(claim_id: str, spec: ClaimSpec, session: Session) -> ClaimResult:
     t = time.time()
     fit = session.memoize(f"fit|{base_key}|{pool.ids}|{pipe.model_dump_json()}",
                           lambda: fit_on_split(pool, feats, pipe))
-    iv, details = ESTIMANDS[spec.estimand.kind](spec, fit=fit, pool=pool, feats=feats, d_mlp=lm.sites.d_mlp)
+    estimand: Any = ESTIMANDS[spec.estimand.kind]
+    iv, details = estimand(spec, fit=fit, pool=pool, feats=feats, d_mlp=lm.sites.d_mlp)
     verdict, reason, rule = apply_rule(spec.pass_rule, iv.low, iv.high)
     controls: list[ControlOut] = []
     for control in spec.controls:  # shuffled labels: same pipeline, labels permuted before fitting
         for seed in range(control.seeds):
             cfit = fit_on_split(pool, feats, pipe, shuffle_seed=seed)
-            civ, _ = ESTIMANDS[spec.estimand.kind](spec, fit=cfit, pool=pool)
+            civ, _ = estimand(spec, fit=cfit, pool=pool)
             controls.append(ControlOut(kind=control.kind, seed=seed, interval=_out(civ)))
     if controls and verdict == "SUPPORTED":
         beaten = [c for c in controls if c.interval.estimate >= iv.estimate]

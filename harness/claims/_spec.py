@@ -81,6 +81,9 @@ class LabelSpec(_Spec):
     """relaxed mode: share of samples that must be right for a 'correct' label."""
     screen: bool = True
     """Sample in rounds and stop sampling a question as soon as it can no longer qualify."""
+    max_wrong_per_right: float | None = Field(default=3.0, gt=0)
+    """Sample at most this many greedy-wrong questions per greedy-right one (a seeded subset): the split is
+    label-balanced, so extra wrong questions would be sampled only to be dropped. None samples all."""
 
 
 class SplitSpec(_Spec):

@@ -120,7 +120,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     for name, value in report.user_properties:
         if name == _PROP:
-            _LAST_RESULTS[report.nodeid] = json.loads(value)
+            _LAST_RESULTS[report.nodeid] = json.loads(str(value))
 
 
 _LAST_RESULTS: dict[str, dict[str, Any]] = {}

@@ -7,6 +7,8 @@ cached samples stay valid when batches are re-formed on resume.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +59,54 @@ def _sample(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k: in
     return idx.gather(-1, pick).squeeze(-1)
 
 
+def common_prefix_len(prompts: list[tuple[int, ...]]) -> int:
+    """Tokens shared by every prompt, leaving at least one token per prompt to prefill."""
+    n = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    for p in prompts[1:]:
+        k = 0
+        while k < n and p[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def _prefill(lm: LoadedModel, prompts: list[tuple[int, ...]], pad: int, share_prefix: bool,
+             max_new_tokens: int) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the prompts once; returns (KV cache, last hidden state [B, d], attention mask, next positions).
+
+    With a shared prefix of P tokens the layout is [prefix | left padding | suffix]: the prefix is encoded
+    once at batch size 1 and its cache repeated, the suffixes are prefilled on top. Positions come from the
+    mask (cumsum - 1), so each row sees exactly the positions it would see alone. Sliding-window layers
+    count padding inside the window, so the prefix is shared only when the whole sequence fits the window.
+    """
+    from transformers import DynamicCache
+
+    device = lm.device
+    ckw = _cache_kwarg(lm.sites.backbone)
+    n_prefix = common_prefix_len(prompts) if share_prefix and len(prompts) > 1 else 0
+    window = getattr(lm.model.config.get_text_config(), "sliding_window", None)  # type: ignore[operator]
+    if window and max(len(p) for p in prompts) + max_new_tokens > window:
+        n_prefix = 0
+    cache = DynamicCache()
+    if n_prefix:
+        head = torch.tensor([prompts[0][:n_prefix]], device=device)
+        lm.sites.backbone(input_ids=head, **{ckw: cache}, use_cache=True)
+        cache.batch_repeat_interleave(len(prompts))
+    tails = [p[n_prefix:] for p in prompts]
+    width = max(len(t) for t in tails)
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), n_prefix + width), dtype=torch.long)
+    mask[:, :n_prefix] = 1
+    for i, t in enumerate(tails):  # left padding inside the suffix region
+        ids[i, width - len(t):] = torch.tensor(t)
+        mask[i, n_prefix + width - len(t):] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    pos = (mask.cumsum(-1) - 1).clamp_min(0)[:, n_prefix:]
+    out = lm.sites.backbone(input_ids=ids, attention_mask=mask, position_ids=pos, **{ckw: cache}, use_cache=True)
+    return cache, out.last_hidden_state[:, -1], mask, pos[:, -1] + 1
+
+
 def _logits(lm: LoadedModel, hidden: torch.Tensor) -> torch.Tensor:
     logits = lm.sites.lm_head(hidden)
     cap = lm.sites.final_logit_softcapping
@@ -76,11 +126,13 @@ def generate_batch(
     top_k: int = 50,
     top_p: float = 0.9,
     row_keys: list[int] | None = None,
+    share_prefix: bool = True,
 ) -> list[Generation]:
     """Decode one batch of prompts (token ids, BOS included) until each row emits a stop token.
 
     Args:
         row_keys: per-row 64-bit keys for the sampling hash; required unless greedy.
+        share_prefix: encode the prompts' common prefix (few-shot examples) once and reuse its KV cache.
     """
     if not greedy and (row_keys is None or len(row_keys) != len(prompts)):
         raise ValueError("Sampling needs one row key per prompt (seed, item, sample index)")
@@ -88,23 +140,9 @@ def generate_batch(
     device = lm.device
     stop = torch.tensor(lm.newline_token_ids(), device=device)
     pad = int(tok.pad_token_id)
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, p in enumerate(prompts):  # left padding
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
-    ids, mask = ids.to(device), mask.to(device)
     keys = np.array(row_keys if row_keys is not None else [0] * len(prompts), dtype=np.uint64)
-
-    from transformers import DynamicCache
-
-    cache = DynamicCache()
+    cache, hidden, mask, next_pos = _prefill(lm, prompts, pad, share_prefix, max_new_tokens)
     ckw = _cache_kwarg(lm.sites.backbone)
-    pos = (mask.cumsum(-1) - 1).clamp_min(0)
-    out = lm.sites.backbone(input_ids=ids, attention_mask=mask, position_ids=pos, **{ckw: cache}, use_cache=True)
-    hidden = out.last_hidden_state[:, -1]
-    next_pos = pos[:, -1] + 1
     done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     generated: list[torch.Tensor] = []
     for step in range(max_new_tokens):
@@ -119,7 +157,7 @@ def generate_batch(
         done = done | torch.isin(nxt, stop)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
-        mask = torch.cat([mask, (~done).long().unsqueeze(-1) | 1], dim=-1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)  # finished rows keep decoding pads
         out = lm.sites.backbone(input_ids=nxt.unsqueeze(-1), attention_mask=mask,
                                 position_ids=next_pos.unsqueeze(-1), **{ckw: cache}, use_cache=True)
         hidden = out.last_hidden_state[:, -1]
@@ -139,11 +177,14 @@ def generate_batch(
     return results
 
 
+@functools.cache
+def _forward_params(cls: type) -> frozenset[str]:
+    return frozenset(inspect.signature(cls.forward).parameters)
+
+
 def _cache_kwarg(backbone: Any) -> str:
     """Name of the KV-cache argument: ``cache`` in newer transformers, ``past_key_values`` before."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(backbone.forward).parameters else "past_key_values"
+    return "cache" if "cache" in _forward_params(type(backbone)) else "past_key_values"
 
 
 def row_key(seed: int, item_id: str, sample_index: int) -> int:

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 _ARTICLES = frozenset({"a", "an", "the"})
 # A comma between digit groups is a thousands separator ("2,408" means 2408), not punctuation.
 _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# Dotted initialisms are one word: "D.C." -> "dc", "U.S.A." -> "usa", "J.K." -> "jk".
+_INITIALISM = re.compile(r"\b(?:[^\W\d_]\.){2,}")
 
 
 def _is_kept(text: str, i: int) -> bool:
@@ -24,8 +26,8 @@ def normalize_answer(text: str) -> str:
     """Normalize an answer or alias for comparison.
 
     Applies Unicode NFKD and drops accents, lowercases (casefold), turns punctuation and symbols into
-    spaces (keeping decimal points and removing thousands commas between digits), removes the articles
-    "a", "an" and "the", and collapses whitespace.
+    spaces (keeping decimal points, removing thousands commas between digits and the dots of
+    initialisms such as "D.C."), removes the articles "a", "an" and "the", and collapses whitespace.
 
     Args:
         text: Free text, e.g. a model continuation or an alias.
@@ -36,6 +38,7 @@ def normalize_answer(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
     text = _THOUSANDS_COMMA.sub("", text)
+    text = _INITIALISM.sub(lambda m: m.group(0).replace(".", ""), text)
     text = "".join(ch if _is_kept(text, i) else " " for i, ch in enumerate(text))
     return " ".join(tok for tok in text.split() if tok not in _ARTICLES)
 

@@ -27,6 +27,6 @@ __all__ = [
     "resolve_sites",
 ]
 
-from harness.models._hooks import temporary_hooks  # noqa: E402
+from harness.models._hooks import temporary_hooks
 
 __all__ += ["temporary_hooks"]

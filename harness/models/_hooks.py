@@ -25,10 +25,10 @@ def temporary_hooks(
     """
     handles = []
     try:
-        for module, fn in pre:
-            handles.append(module.register_forward_pre_hook(fn))
-        for module, fn in post:
-            handles.append(module.register_forward_hook(fn))
+        for module, pre_fn in pre:
+            handles.append(module.register_forward_pre_hook(pre_fn))
+        for module, post_fn in post:
+            handles.append(module.register_forward_hook(post_fn))
         yield
     finally:
         for h in handles:

@@ -81,7 +81,7 @@ def finish_loading(
     load_seconds: float = 0.0,
 ) -> LoadedModel:
     """Check model and tokenizer agree, move the model, resolve its sites."""
-    config = model.config  # type: ignore[attr-defined]
+    config: Any = model.config
     vocab = int(config.get_text_config().vocab_size)
     if len(tokenizer) > vocab:
         raise ModelLoadError(
@@ -121,7 +121,7 @@ def _dequantize_embedded(target: Path) -> None:
     # The GGUF quantizer marks the model unserializable; the tensors are already plain float32.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)

@@ -8,6 +8,7 @@ H-neuron papers scale), ``blocks.{L}.attn.o_proj.in`` (concatenated head outputs
 from __future__ import annotations
 
 import re
+from typing import Any
 from dataclasses import dataclass
 
 from torch import nn
@@ -54,17 +55,19 @@ class SiteTable:
 
     @property
     def layers(self) -> nn.ModuleList:
-        layers = self.backbone.layers
+        layers: Any = self.backbone.layers
         assert isinstance(layers, nn.ModuleList)
         return layers
 
     def down_proj(self, layer: int) -> nn.Linear:
-        mod = self.layers[layer].mlp.down_proj
+        block: Any = self.layers[layer]
+        mod = block.mlp.down_proj
         assert isinstance(mod, nn.Linear)
         return mod
 
     def o_proj(self, layer: int) -> nn.Linear:
-        mod = self.layers[layer].self_attn.o_proj
+        block: Any = self.layers[layer]
+        mod = block.self_attn.o_proj
         assert isinstance(mod, nn.Linear)
         return mod
 
@@ -88,9 +91,9 @@ class SiteTable:
 
 def resolve_sites(model: nn.Module) -> SiteTable:
     """Build the site table of a loaded causal LM from its config's ``model_type``."""
-    config = model.config  # type: ignore[attr-defined]
+    config: Any = model.config
     model_type = str(config.model_type)
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    text_config: Any = config.get_text_config() if hasattr(config, "get_text_config") else config
     path = TEXT_BACKBONE_PATHS.get(model_type)
     if path is None:
         raise ModelLoadError(

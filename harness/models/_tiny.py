@@ -49,7 +49,7 @@ def tiny_text_config(vocab_size: int, **overrides: object):  # type: ignore[no-u
         bos_token_id=2,
     )
     kwargs.update(overrides)
-    return Gemma3TextConfig(**kwargs)
+    return Gemma3TextConfig(**kwargs)  # type: ignore[arg-type]
 
 
 def build_tiny_gemma(multimodal: bool = False, seed: int = 0, **overrides: object) -> LoadedModel:
@@ -61,7 +61,12 @@ def build_tiny_gemma(multimodal: bool = False, seed: int = 0, **overrides: objec
         seed: seed of the weight initialisation.
         **overrides: Gemma3TextConfig fields (e.g. ``num_hidden_layers``).
     """
-    from transformers import Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, SiglipVisionConfig
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForCausalLM,
+        Gemma3ForConditionalGeneration,
+        SiglipVisionConfig,
+    )
 
     tok = build_tiny_tokenizer()
     text_config = tiny_text_config(len(tok), **overrides)

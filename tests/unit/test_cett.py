@@ -69,3 +69,9 @@ def test_answer_span_strips_whitespace_tokens(tiny):
     ids = tiny.tokenizer(" Paris ", add_special_tokens=False).input_ids
     s, e = answer_span(ids, tiny.tokenizer)
     assert tiny.tokenizer.decode(ids[s:e]) == "Paris"
+
+
+def test_each_layer_sums_to_at_least_one(tiny):
+    """Triangle inequality: ||sum_j z_j W_j|| <= sum_j |z_j| ||W_j||, so per-token CETT sums are >= 1."""
+    f = capture_cett(tiny, [X, Y])[:, 0].reshape(2, tiny.sites.n_layers, tiny.sites.d_mlp)
+    assert (f.sum(-1) >= 1 - 1e-5).all()

@@ -65,7 +65,7 @@ def test_counter_uniforms_are_uniform_and_pure():
     keys = np.arange(20000, dtype=np.uint64)
     u = counter_uniforms(keys, 3)
     assert np.array_equal(u, counter_uniforms(keys, 3))
-    assert 0 <= u.min() and u.max() < 1
+    assert u.min() >= 0 and u.max() < 1
     assert abs(u.mean() - 0.5) < 0.01
     assert not np.array_equal(u, counter_uniforms(keys, 4))
 
@@ -76,3 +76,28 @@ def test_answers_stop_at_newline(tiny):
     for g in out:
         assert not stop & set(g.answer_ids)
         assert "\n" not in g.text
+
+
+def test_shared_prefix_gives_the_same_answers():
+    from harness.models import build_tiny_gemma
+
+    from harness.generate._decode import common_prefix_len
+
+    tiny = build_tiny_gemma(seed=1, sliding_window=512)  # prompts fit the window, so the prefix is shared
+    ps = _prompts(tiny)
+    assert common_prefix_len(ps) > 10 and max(map(len, ps)) + 8 <= 512
+    shared = generate_batch(tiny, ps, max_new_tokens=8, share_prefix=True)
+    plain = generate_batch(tiny, ps, max_new_tokens=8, share_prefix=False)
+    assert [g.answer_ids for g in shared] == [g.answer_ids for g in plain]
+    keys = [row_key(3, str(i), 1) for i in range(len(ps))]
+    a = generate_batch(tiny, ps, greedy=False, row_keys=keys, share_prefix=True)
+    b = generate_batch(tiny, ps, greedy=False, row_keys=keys, share_prefix=False)
+    assert [g.answer_ids for g in a] == [g.answer_ids for g in b]
+
+
+def test_common_prefix_leaves_one_token():
+    from harness.generate._decode import common_prefix_len
+
+    assert common_prefix_len([(1, 2, 3), (1, 2, 3)]) == 2
+    assert common_prefix_len([(1, 2, 3, 4), (1, 2, 5)]) == 2
+    assert common_prefix_len([(1,), (1, 2)]) == 0

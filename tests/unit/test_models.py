@@ -40,9 +40,10 @@ def test_hooks_removed_after_exception(tiny):
 
 
 def test_tokenizer_model_mismatch_is_refused(tiny):
+    from transformers import Gemma3ForCausalLM
+
     from harness.models import build_tiny_tokenizer, finish_loading
     from harness.models._tiny import tiny_text_config
-    from transformers import Gemma3ForCausalLM
 
     small = Gemma3ForCausalLM(tiny_text_config(vocab_size=50))
     with pytest.raises(ModelLoadError, match="do not belong together"):

@@ -1,0 +1,133 @@
+"""Throughput of the pipeline's hot paths on the embedded Gemma 3 270M, beside naive baselines.
+
+Prints generation throughput (sequences/s, generated tokens/s) for the harness's batched decoder, plain
+batched `generate` and one-at-a-time `generate`; CETT feature capture (tokens/s) beside the plain forward
+pass of the same backbone (the practical ceiling) and a naive per-example pipeline (full model with the LM
+head, one example at a time); and peak memory. Run: `make bench` or `python bench/bench_pipeline.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import time
+
+import torch
+
+
+def _timed(fn):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=96, help="questions per measurement")
+    ap.add_argument("--n-naive", type=int, default=16, help="questions for the one-at-a-time baselines")
+    ap.add_argument("--batch-size", type=int, default=48)
+    ap.add_argument("--max-new-tokens", type=int, default=16)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default="auto")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_grad_enabled(False)
+
+    from harness.activations import FeatureInput, answer_span, capture_cett
+    from harness.benchmarks import load_embedded_qa
+    from harness.generate import build_prompt, generate_batch
+    from harness.models import load_embedded
+
+    lm, load_s = _timed(lambda: load_embedded(device=args.device, dtype=args.dtype))
+    print(f"model: {lm.model_id} on {lm.device} ({lm.dtype}), loaded in {load_s:.1f} s; "
+          f"torch threads {torch.get_num_threads()}")
+    items = load_embedded_qa()[:: max(1, len(load_embedded_qa()) // args.n)][: args.n]
+    prompts = [build_prompt(lm.tokenizer, it.question).ids for it in items]
+    stops = lm.newline_token_ids()
+    generate_batch(lm, prompts[:4], max_new_tokens=2)  # warm-up
+
+    def ours():  # type: ignore[no-untyped-def]
+        out = []
+        for b in range(0, len(prompts), args.batch_size):
+            out += generate_batch(lm, prompts[b:b + args.batch_size], max_new_tokens=args.max_new_tokens)
+        return out
+
+    gens, t_ours = _timed(ours)
+    n_tok = sum(len(g.answer_ids) + (g.stop_id is not None) for g in gens)
+
+    def hf_batched():  # type: ignore[no-untyped-def]
+        for b in range(0, len(prompts), args.batch_size):
+            chunk = prompts[b:b + args.batch_size]
+            w = max(map(len, chunk))
+            ids = torch.tensor([[0] * (w - len(p)) + list(p) for p in chunk], device=lm.device)
+            mask = torch.tensor([[0] * (w - len(p)) + [1] * len(p) for p in chunk], device=lm.device)
+            lm.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=args.max_new_tokens,
+                              do_sample=False, eos_token_id=stops, pad_token_id=0)
+
+    _, t_hf = _timed(hf_batched)
+
+    def hf_single():  # type: ignore[no-untyped-def]
+        for p in prompts[: args.n_naive]:
+            lm.model.generate(input_ids=torch.tensor([p], device=lm.device), max_new_tokens=args.max_new_tokens,
+                              do_sample=False, eos_token_id=stops, pad_token_id=0)
+
+    _, t_single = _timed(hf_single)
+    n = len(prompts)
+    r_ours, r_hf, r_single = n / t_ours, n / t_hf, args.n_naive / t_single
+    print("\n== generation (greedy, stop at newline) ==")
+    print(f"harness batched decoder : {r_ours:7.2f} seq/s  {n_tok / t_ours:7.1f} gen tok/s  ({n} seqs, {t_ours:.1f} s)")
+    print(f"HF generate, batched    : {r_hf:7.2f} seq/s  -> harness is {r_ours / r_hf:.2f}x")
+    print(f"HF generate, one at a time: {r_single:5.2f} seq/s  -> harness is {r_ours / r_single:.2f}x")
+
+    inputs = []
+    for p, it, g in zip(prompts, items, gens, strict=True):
+        bp = build_prompt(lm.tokenizer, it.question)
+        resp = g.answer_ids + ((g.stop_id,) if g.stop_id is not None else ())
+        span = answer_span(g.answer_ids, lm.tokenizer)
+        inputs.append(FeatureInput(p, resp, span if span[1] > span[0] else (0, len(resp)), bp.question_span))
+    n_tokens = sum(len(x.prompt_ids) + len(x.response_ids) for x in inputs)
+    capture_cett(lm, inputs[:2])  # warm-up
+    _, t_cap = _timed(lambda: capture_cett(lm, inputs, ("answer",), batch_size=16))
+
+    def plain_forward():  # type: ignore[no-untyped-def]
+        for b in range(0, len(inputs), 16):
+            chunk = [list(x.prompt_ids) + list(x.response_ids) for x in inputs[b:b + 16]]
+            w = max(map(len, chunk))
+            ids = torch.tensor([s + [0] * (w - len(s)) for s in chunk], device=lm.device)
+            mask = torch.tensor([[1] * len(s) + [0] * (w - len(s)) for s in chunk], device=lm.device)
+            lm.sites.backbone(input_ids=ids, attention_mask=mask, use_cache=False)
+
+    _, t_plain = _timed(plain_forward)
+
+    def naive_capture():  # type: ignore[no-untyped-def]
+        """One example at a time, full model incl. LM head, CETT computed per layer after the pass."""
+        for x in inputs[: args.n_naive]:
+            zs: dict[int, torch.Tensor] = {}
+            hs = [lm.sites.down_proj(L).register_forward_pre_hook(lambda m, a, L=L, zs=zs: zs.__setitem__(L, a[0]))
+                  for L in range(lm.sites.n_layers)]
+            try:
+                lm.model(input_ids=torch.tensor([list(x.prompt_ids) + list(x.response_ids)], device=lm.device))
+            finally:
+                for h in hs:
+                    h.remove()
+            for L in range(lm.sites.n_layers):
+                W = lm.sites.down_proj(L).weight.float()
+                z = zs[L][0].float()
+                (z.abs() * W.norm(dim=0) / (z @ W.T).norm(dim=-1, keepdim=True)).mean(0)
+
+    _, t_naive = _timed(naive_capture)
+    naive_tokens = sum(len(x.prompt_ids) + len(x.response_ids) for x in inputs[: args.n_naive])
+    cap, plain, naive = n_tokens / t_cap, n_tokens / t_plain, naive_tokens / t_naive
+    print("\n== CETT feature capture (all 18 layers x 2048 neurons) ==")
+    print(f"harness capture (batched, no LM head): {cap:8.0f} tok/s")
+    print(f"plain backbone forward (ceiling)     : {plain:8.0f} tok/s -> capture at {cap / plain:.0%} of it")
+    print(f"naive per-example with LM head       : {naive:8.0f} tok/s -> harness is {cap / naive:.2f}x")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak resident memory: {peak:.0f} MiB")
+    if lm.device.type == "cuda":
+        print(f"peak CUDA memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
