@@ -74,7 +74,7 @@ SCIENCE: tuple[Fact, ...] = (
     ("water-gas", "What is water called in its gas form?", ("steam", "water vapour", "water vapor", "vapour", "vapor"), "medium"),
     ("photosynthesis", "What process do plants use to make food from sunlight?", ("photosynthesis",), "easy"),
     ("our-galaxy", "What is the name of our galaxy?", ("Milky Way", "the Milky Way"), "medium"),
-    ("earth-orbit-days", "About how many days does the Earth take to orbit the Sun?", (365, "365.25", "365¼"), "medium"),
+    ("earth-orbit-days", "About how many days does the Earth take to orbit the Sun?", (365, "365.24", "365.2422", "365.25", "365.256"), "medium"),
     ("earth-spin-hours", "How many hours does the Earth take to spin once on its axis?", (24,), "medium"),
     ("pure-water-ph", "What is the pH of pure water?", (7,), "medium"),
     ("universe-element", "What is the most common element in the universe?", ("hydrogen",), "medium"),

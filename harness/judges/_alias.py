@@ -11,6 +11,7 @@ _ARTICLES = frozenset({"a", "an", "the"})
 _THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # Dotted initialisms are one word: "D.C." -> "dc", "U.S.A." -> "usa", "J.K." -> "jk".
 _INITIALISM = re.compile(r"\b(?:[^\W\d_]\.){2,}")
+_DECIMAL = re.compile(r"\d+\.\d+")
 
 
 def _is_kept(text: str, i: int) -> bool:
@@ -18,16 +19,25 @@ def _is_kept(text: str, i: int) -> bool:
     ch = text[i]
     if ch.isspace() or unicodedata.category(ch)[0] in "LNM":
         return True
-    # Keep a decimal point so "3.14" stays one token and "3" cannot match it.
-    return ch == "." and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
+    # Keep a decimal point or fraction slash between digits so "3.14" and "1/60" stay one token
+    # ("3" and "60" must not match them).
+    return ch in "./" and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
+
+
+def _canonical_token(token: str) -> str:
+    """Drop trailing decimal zeros so "7.0" equals "7" and "2.50" equals "2.5"."""
+    if _DECIMAL.fullmatch(token):
+        token = token.rstrip("0").rstrip(".")
+    return token
 
 
 def normalize_answer(text: str) -> str:
     """Normalize an answer or alias for comparison.
 
     Applies Unicode NFKD and drops accents, lowercases (casefold), turns punctuation and symbols into
-    spaces (keeping decimal points, removing thousands commas between digits and the dots of
-    initialisms such as "D.C."), removes the articles "a", "an" and "the", and collapses whitespace.
+    spaces (keeping decimal points and fraction slashes between digits, removing thousands commas and
+    the dots of initialisms such as "D.C."), drops trailing decimal zeros ("7.0" -> "7"), removes the
+    articles "a", "an" and "the", and collapses whitespace.
 
     Args:
         text: Free text, e.g. a model continuation or an alias.
@@ -35,12 +45,13 @@ def normalize_answer(text: str) -> str:
     Returns:
         The normalized string: lowercase ASCII-ish tokens joined by single spaces ("" when nothing is left).
     """
-    text = unicodedata.normalize("NFKD", text.casefold())
+    # NFKD both before casefold ("𝕊" -> "S") and after it (casefold can yield composed letters).
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
     text = _THOUSANDS_COMMA.sub("", text)
     text = _INITIALISM.sub(lambda m: m.group(0).replace(".", ""), text)
     text = "".join(ch if _is_kept(text, i) else " " for i, ch in enumerate(text))
-    return " ".join(tok for tok in text.split() if tok not in _ARTICLES)
+    return " ".join(_canonical_token(tok) for tok in text.split() if tok not in _ARTICLES)
 
 
 def first_line(text: str) -> str:
