@@ -19,7 +19,7 @@ from harness.errors import DataError
 
 log = logging.getLogger(__name__)
 
-CODE_VERSIONS = {"generate": "gen-v1", "cett": "cett-v1"}
+CODE_VERSIONS = {"generate": "gen-v1", "cett": "cett-v1", "fit": "fit-v1"}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -61,6 +61,7 @@ class LabelledPool:
     inputs: list[Any]
     """FeatureInput per labelled question (greedy answer, teacher-forced)."""
     answers: list[str]
+    d_mlp: int
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -144,12 +145,13 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
              "n_sample_sequences": n_sequences, "n_labelled": len(ids), "n_correct": int((lab_arr == 0).sum()),
              "n_hallucinated": int((lab_arr == 1).sum()), "label_mode": lab.mode}
     log.info("labels: %s", stats)
-    return LabelledPool(ids, lab_arr, np.array(lengths, dtype=int), inputs, answers, stats)
+    return LabelledPool(ids, lab_arr, np.array(lengths, dtype=int), inputs, answers, lm.sites.d_mlp, stats)
 
 
 def pool_features(lm: Any, pool: LabelledPool, regions: tuple[str, ...], spec: PipelineSpec,
-                  store: Any) -> dict[str, np.ndarray]:
-    """CETT features of the labelled pool, one [n, n_layers * d_mlp] array per region (cached)."""
+                  store: Any) -> tuple[dict[str, np.ndarray], str]:
+    """CETT features of the labelled pool, one [n, n_layers * d_mlp] array per region (cached), and the
+    fingerprint of their cache key."""
     from harness.activations import capture_cett
     from harness.store import fingerprint
 
@@ -162,7 +164,7 @@ def pool_features(lm: Any, pool: LabelledPool, regions: tuple[str, ...], spec: P
         arr = capture_cett(lm, pool.inputs, regions, batch_size=spec.features.batch_size)
         return {r: arr[:, k] for k, r in enumerate(regions)}
 
-    return store.get_or_compute_npz("cett", key, compute)
+    return store.get_or_compute_npz("cett", key, compute), fingerprint(key)
 
 
 @dataclass
@@ -184,17 +186,54 @@ def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: Pipelin
 
     split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset)
     y = pool.labels
-    y_train, y_val = y[split.train].copy(), y[split.val].copy()
-    if shuffle_seed is not None:  # negative control: labels carry no information about the features
-        rng = np.random.default_rng(10_000 + shuffle_seed)
-        rng.shuffle(y_train)
-        rng.shuffle(y_val)
     X = feats["answer"]
-    X_train = X[split.train]
+    X_train, y_train, y_val = X[split.train], y[split.train].copy(), y[split.val].copy()
     if spec.detector.mode == "3v1":  # add every training question's non-answer tokens as negatives
         X_train = np.concatenate([X_train, feats["non_answer"][split.train]])
         y_train = np.concatenate([y_train, np.zeros(len(split.train), dtype=int)])
+    if shuffle_seed is not None:
+        # negative control: permute labels over ALL training rows (in 3v1 also the non-answer rows, else the
+        # answer-vs-non-answer contrast would stay learnable) and over validation rows
+        rng = np.random.default_rng(10_000 + shuffle_seed)
+        rng.shuffle(y_train)
+        rng.shuffle(y_val)
     det = fit_l1_detector(X_train, y_train, X[split.val], y_val, c_grid=spec.detector.c_grid,
                           seed=spec.split.seed + split_offset)
     sign = fit_length_baseline(pool.lengths[split.train].astype(float), y[split.train])
     return FitResult(split, det, det.score(X[split.test]), y[split.test], pool.lengths[split.test], sign)
+
+
+def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, np.ndarray], spec: PipelineSpec,
+               *, split_offset: int = 0, shuffle_seed: int | None = None) -> FitResult:
+    """``fit_on_split`` with the detector's arrays kept in the store (splits are recomputed: they are cheap
+    and deterministic)."""
+    import sklearn
+
+    from harness.detectors import DetectorResult
+    from harness.store import fingerprint
+
+    key = {"features": feats_key, "labels": fingerprint(pool.labels.tolist()), "lengths":
+           fingerprint(pool.lengths.tolist()), "split": spec.split.model_dump(), "detector": spec.detector.model_dump(),
+           "split_offset": split_offset, "shuffle_seed": shuffle_seed, "code": CODE_VERSIONS["fit"],
+           "sklearn": sklearn.__version__}
+    box: dict[str, FitResult] = {}
+
+    def compute() -> dict[str, np.ndarray]:
+        fit = box["fit"] = fit_on_split(pool, feats, spec, split_offset=split_offset, shuffle_seed=shuffle_seed)
+        d = fit.detector
+        cs = sorted(d.val_auroc_by_C)
+        return {"coef": d.coef, "intercept": np.array([d.intercept]), "mean": d.mean, "scale": d.scale,
+                "C": np.array([d.C]), "grid": np.array(cs), "val_auroc": np.array([d.val_auroc_by_C[c] for c in cs])}
+
+    arrays = store.get_or_compute_npz("fit", key, compute)
+    if "fit" in box:
+        return box["fit"]
+    det = DetectorResult(C=float(arrays["C"][0]), coef=arrays["coef"], intercept=float(arrays["intercept"][0]),
+                         mean=arrays["mean"], scale=arrays["scale"],
+                         val_auroc_by_C=dict(zip(arrays["grid"].tolist(), arrays["val_auroc"].tolist(), strict=True)))
+    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset)
+    from harness.detectors import fit_length_baseline
+
+    sign = fit_length_baseline(pool.lengths[split.train].astype(float), pool.labels[split.train])
+    return FitResult(split, det, det.score(feats["answer"][split.test]), pool.labels[split.test],
+                     pool.lengths[split.test], sign)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.claims._detection import FitResult, LabelledPool, fit_on_split
+from harness.claims._detection import FitResult, LabelledPool
 from harness.claims._spec import ClaimSpec
 
 
@@ -27,6 +27,7 @@ def _fit_details(fit: FitResult, pool: LabelledPool) -> dict[str, Any]:
         "split_sizes": {"train": len(fit.split.train), "val": len(fit.split.val), "test": len(fit.split.test)},
         "C": det.C, "val_auroc_by_C": {str(k): round(v, 4) for k, v in det.val_auroc_by_C.items()},
         "n_h_neurons": n_pos, "n_nonzero": int((det.coef != 0).sum()),
+        "h_neurons": [[layer, j, round(w, 5)] for layer, j, w in det.positive_neurons(pool.d_mlp)],
         "length_only_test_auroc": round(float(auroc(fit.length_sign * fit.test_lengths, fit.test_labels)), 4),
         "test_mean_length_by_class": {
             "hallucinated": round(float(fit.test_lengths[fit.test_labels == 1].mean()), 3),
@@ -56,13 +57,13 @@ def detector_auroc_minus_length(spec: ClaimSpec, fit: FitResult, pool: LabelledP
     return iv, _fit_details(fit, pool)
 
 
-def shuffled_label_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, feats: dict[str, np.ndarray],
+def shuffled_label_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, fit_fn: Any,
                          **_: Any) -> tuple[Any, dict[str, Any]]:
     """Mean test AUROC over shuffled-label refits, with one joint stratified bootstrap of test items."""
     from harness.stats import auroc, auroc_from_classes, stratified_bootstrap_ci
 
     assert spec.estimand.kind == "shuffled_label_auroc"
-    scores = np.stack([fit_on_split(pool, feats, spec.pipeline, shuffle_seed=s).test_scores
+    scores = np.stack([fit_fn(shuffle_seed=s).test_scores
                        for s in range(spec.estimand.seeds)])  # [seeds, n_test]
     y = fit.test_labels
 
@@ -79,20 +80,20 @@ def shuffled_label_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, fe
     return iv, details
 
 
-def h_neuron_percent(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, feats: dict[str, np.ndarray],
-                     d_mlp: int, **_: Any) -> tuple[Any, dict[str, Any]]:
+def h_neuron_percent(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, fit_fn: Any,
+                     **_: Any) -> tuple[Any, dict[str, Any]]:
     """Percent of MLP neurons with positive weight, over refits on different splits; with overlap."""
     from harness.stats import seed_percentile_interval
 
     assert spec.estimand.kind == "h_neuron_percent"
-    fits = [fit] + [fit_on_split(pool, feats, spec.pipeline, split_offset=s) for s in range(1, spec.estimand.seeds)]
+    fits = [fit] + [fit_fn(split_offset=s) for s in range(1, spec.estimand.seeds)]
     n_total = fit.detector.coef.size
     sets = [set(np.flatnonzero(f.detector.coef > 0).tolist()) for f in fits]
     pct = [100.0 * len(s) / n_total for s in sets]
     iv = seed_percentile_interval(np.array(pct), level=spec.interval.level)
     iv = iv.model_copy(update={"estimate": pct[0]})
     jacc = [len(a & b) / len(a | b) if a | b else 0.0 for a, b in combinations(sets, 2)]
-    main = fit.detector.positive_neurons(d_mlp)
+    main = fit.detector.positive_neurons(pool.d_mlp)
     details = {
         "n_neurons_total": n_total, "n_h_neurons_per_seed": [len(s) for s in sets],
         "layer_profile": dict(sorted(Counter(layer for layer, _, _ in main).items())),

@@ -18,8 +18,8 @@ def run_claim(claim_id: str, spec: ClaimSpec, session: Session) -> ClaimResult:
     """Run a claim end to end and decide its verdict."""
     from harness.claims._detection import (
         build_pool,
+        cached_fit,
         data_fingerprint,
-        fit_on_split,
         load_items,
         pool_features,
     )
@@ -39,19 +39,25 @@ def run_claim(claim_id: str, spec: ClaimSpec, session: Session) -> ClaimResult:
     timings["labels_s"] = round(time.time() - t, 2)
     t = time.time()
     regions = ("answer", "non_answer") if pipe.detector.mode == "3v1" else ("answer",)
-    feats = session.memoize(f"feats|{base_key}|{pool.ids}|{regions}",
-                            lambda: pool_features(lm, pool, regions, pipe, session.store))
+    feats, feats_key = session.memoize(f"feats|{base_key}|{pool.ids}|{regions}",
+                                       lambda: pool_features(lm, pool, regions, pipe, session.store))
     timings["features_s"] = round(time.time() - t, 2)
     t = time.time()
-    fit = session.memoize(f"fit|{base_key}|{pool.ids}|{pipe.model_dump_json()}",
-                          lambda: fit_on_split(pool, feats, pipe))
+
+    def fit_fn(split_offset: int = 0, shuffle_seed: int | None = None) -> Any:
+        return session.memoize(
+            f"fit|{feats_key}|{pipe.model_dump_json()}|{split_offset}|{shuffle_seed}",
+            lambda: cached_fit(session.store, feats_key, pool, feats, pipe, split_offset=split_offset,
+                               shuffle_seed=shuffle_seed))
+
+    fit = fit_fn()
     estimand: Any = ESTIMANDS[spec.estimand.kind]
-    iv, details = estimand(spec, fit=fit, pool=pool, feats=feats, d_mlp=lm.sites.d_mlp)
+    iv, details = estimand(spec, fit=fit, pool=pool, fit_fn=fit_fn)
     verdict, reason, rule = apply_rule(spec.pass_rule, iv.low, iv.high)
     controls: list[ControlOut] = []
     for control in spec.controls:  # shuffled labels: same pipeline, labels permuted before fitting
         for seed in range(control.seeds):
-            cfit = fit_on_split(pool, feats, pipe, shuffle_seed=seed)
+            cfit = fit_fn(shuffle_seed=seed)
             civ, _ = estimand(spec, fit=cfit, pool=pool)
             controls.append(ControlOut(kind=control.kind, seed=seed, interval=_out(civ)))
     if controls and verdict == "SUPPORTED":

@@ -7,7 +7,6 @@ cached samples stay valid when batches are re-formed on resume.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +84,8 @@ def _prefill(lm: LoadedModel, prompts: list[tuple[int, ...]], pad: int, share_pr
     device = lm.device
     ckw = _cache_kwarg(lm.sites.backbone)
     n_prefix = common_prefix_len(prompts) if share_prefix and len(prompts) > 1 else 0
-    window = getattr(lm.model.config.get_text_config(), "sliding_window", None)  # type: ignore[operator]
+    config: Any = lm.model.config
+    window = getattr(config.get_text_config(), "sliding_window", None)
     if window and max(len(p) for p in prompts) + max_new_tokens > window:
         n_prefix = 0
     cache = DynamicCache()
@@ -141,7 +141,14 @@ def generate_batch(
     stop = torch.tensor(lm.newline_token_ids(), device=device)
     pad = int(tok.pad_token_id)
     keys = np.array(row_keys if row_keys is not None else [0] * len(prompts), dtype=np.uint64)
-    cache, hidden, mask, next_pos = _prefill(lm, prompts, pad, share_prefix, max_new_tokens)
+    # K samples of one question share a prompt: prefill each distinct prompt once, then repeat its rows
+    uniq = list(dict.fromkeys(prompts))
+    cache, hidden, mask, next_pos = _prefill(lm, uniq, pad, share_prefix, max_new_tokens)
+    if len(uniq) < len(prompts):
+        where = {p: i for i, p in enumerate(uniq)}
+        rows = torch.tensor([where[p] for p in prompts], device=device)
+        cache.batch_select_indices(rows)
+        hidden, mask, next_pos = hidden[rows], mask[rows], next_pos[rows]
     ckw = _cache_kwarg(lm.sites.backbone)
     done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     generated: list[torch.Tensor] = []
@@ -177,14 +184,16 @@ def generate_batch(
     return results
 
 
-@functools.cache
-def _forward_params(cls: type) -> frozenset[str]:
-    return frozenset(inspect.signature(cls.forward).parameters)
+_CACHE_KWARG: dict[type, str] = {}
 
 
 def _cache_kwarg(backbone: Any) -> str:
     """Name of the KV-cache argument: ``cache`` in newer transformers, ``past_key_values`` before."""
-    return "cache" if "cache" in _forward_params(type(backbone)) else "past_key_values"
+    cls = type(backbone)
+    if cls not in _CACHE_KWARG:
+        params = inspect.signature(cls.forward).parameters
+        _CACHE_KWARG[cls] = "cache" if "cache" in params else "past_key_values"
+    return _CACHE_KWARG[cls]
 
 
 def row_key(seed: int, item_id: str, sample_index: int) -> int:

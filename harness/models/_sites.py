@@ -8,8 +8,8 @@ H-neuron papers scale), ``blocks.{L}.attn.o_proj.in`` (concatenated head outputs
 from __future__ import annotations
 
 import re
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 

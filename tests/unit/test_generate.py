@@ -79,9 +79,8 @@ def test_answers_stop_at_newline(tiny):
 
 
 def test_shared_prefix_gives_the_same_answers():
-    from harness.models import build_tiny_gemma
-
     from harness.generate._decode import common_prefix_len
+    from harness.models import build_tiny_gemma
 
     tiny = build_tiny_gemma(seed=1, sliding_window=512)  # prompts fit the window, so the prefix is shared
     ps = _prompts(tiny)
@@ -101,3 +100,12 @@ def test_common_prefix_leaves_one_token():
     assert common_prefix_len([(1, 2, 3), (1, 2, 3)]) == 2
     assert common_prefix_len([(1, 2, 3, 4), (1, 2, 5)]) == 2
     assert common_prefix_len([(1,), (1, 2)]) == 0
+
+
+def test_repeated_prompts_are_prefilled_once_with_the_same_samples(tiny):
+    ps = _prompts(tiny)[:2]
+    rows = [ps[0], ps[0], ps[1], ps[0]]
+    keys = [row_key(0, "a", k) for k in range(4)]
+    together = generate_batch(tiny, rows, greedy=False, row_keys=keys, max_new_tokens=6)
+    alone = [generate_batch(tiny, [r], greedy=False, row_keys=[k], max_new_tokens=6)[0] for r, k in zip(rows, keys, strict=True)]
+    assert [g.answer_ids for g in together] == [g.answer_ids for g in alone]

@@ -1,0 +1,85 @@
+"""Consistency labels, screening and the balanced, length-matched, question-disjoint split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.claims._labels import balanced_split, can_qualify, label_of, length_bin, sample_rounds
+from harness.claims._spec import LabelSpec, SplitSpec
+
+STRICT, RELAXED, GREEDY = LabelSpec(mode="strict"), LabelSpec(mode="relaxed", min_right=0.6), LabelSpec(mode="greedy")
+
+
+def test_rounds_sum_to_k():
+    assert sample_rounds(10) == [2, 3, 5]
+    assert sample_rounds(1) == [1]
+    assert all(sum(sample_rounds(k)) == k for k in range(1, 30))
+
+
+@pytest.mark.parametrize("spec,greedy,samples,label", [
+    (STRICT, True, [True] * 10, 0),
+    (STRICT, True, [True] * 9 + [False], None),
+    (STRICT, False, [False] * 10, 1),
+    (STRICT, False, [False] * 9 + [True], None),
+    (RELAXED, True, [True] * 6 + [False] * 4, 0),
+    (RELAXED, True, [True] * 5 + [False] * 5, None),
+    (RELAXED, False, [False] * 10, 1),
+    (RELAXED, False, [True] + [False] * 9, None),
+    (GREEDY, True, [], 0),
+    (GREEDY, False, [], 1),
+])
+def test_label_modes(spec, greedy, samples, label):
+    assert label_of(greedy, samples, 10, spec) == label
+
+
+def test_unfinished_sampling_gives_no_label():
+    assert label_of(True, [True] * 5, 10, STRICT) is None
+
+
+@given(greedy=st.booleans(), samples=st.lists(st.booleans(), min_size=10, max_size=10),
+       cut=st.integers(0, 10), mode=st.sampled_from(["strict", "relaxed"]))
+def test_screening_never_drops_a_question_that_would_qualify(greedy, samples, cut, mode):
+    """Stopping early after `cut` samples is safe: a labelled question can always still qualify."""
+    spec = LabelSpec(mode=mode)
+    if label_of(greedy, samples, 10, spec) is not None:
+        assert can_qualify(greedy, samples[:cut], 10, spec)
+
+
+def _pool(n_pos, n_neg, rng):
+    labels = np.array([1] * n_pos + [0] * n_neg)
+    lengths = np.concatenate([rng.integers(2, 9, n_pos), rng.integers(1, 5, n_neg)])  # wrong answers longer
+    return labels, lengths
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_pos=st.integers(20, 200), n_neg=st.integers(20, 200), seed=st.integers(0, 100),
+       match=st.sampled_from(["none", "all"]))
+def test_split_is_disjoint_balanced_and_seeded(n_pos, n_neg, seed, match):
+    labels, lengths = _pool(n_pos, n_neg, np.random.default_rng(seed))
+    spec = SplitSpec(seed=seed, length_match=match)
+    s = balanced_split(labels, lengths, spec)
+    parts = [set(s.train), set(s.val), set(s.test)]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    for part in (s.train, s.val, s.test):
+        assert abs(int(labels[part].sum()) - int((1 - labels[part]).sum())) <= 1
+    again = balanced_split(labels, lengths, spec)
+    assert all(np.array_equal(a, b) for a, b in zip((s.train, s.val, s.test), (again.train, again.val, again.test), strict=True))
+    if match == "all":  # every length bin holds as many of each class
+        kept = np.concatenate([s.train, s.val, s.test])
+        for b in {length_bin(int(x)) for x in lengths[kept]}:
+            in_bin = [i for i in kept if length_bin(int(lengths[i])) == b]
+            assert labels[in_bin].sum() * 2 == len(in_bin)
+
+
+def test_length_matching_removes_the_length_signal():
+    from harness.stats import auroc
+
+    rng = np.random.default_rng(0)
+    labels, lengths = _pool(300, 300, rng)
+    assert auroc(lengths, labels) > 0.75  # unmatched: length alone predicts the label
+    s = balanced_split(labels, lengths, SplitSpec(length_match="all"))
+    kept = np.concatenate([s.train, s.val, s.test])
+    assert abs(auroc(lengths[kept], labels[kept]) - 0.5) < 0.1
