@@ -150,26 +150,31 @@ def generate_batch(
         cache.batch_select_indices(rows)
         hidden, mask, next_pos = hidden[rows], mask[rows], next_pos[rows]
     ckw = _cache_kwarg(lm.sites.backbone)
-    done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
-    generated: list[torch.Tensor] = []
+    # Rows that emitted a stop token leave the batch (their cache rows are dropped), so late steps cost
+    # only what the still-running rows need; `alive` maps batch rows back to prompt indices.
+    alive = torch.arange(len(prompts), device=device)
+    out_ids = torch.full((len(prompts), max_new_tokens), pad, dtype=torch.long, device=device)
     for step in range(max_new_tokens):
         logits = _logits(lm, hidden)
         if greedy:
             nxt = logits.argmax(-1)
         else:
-            u = torch.from_numpy(counter_uniforms(keys, step)).to(device)
+            u = torch.from_numpy(counter_uniforms(keys[alive.cpu().numpy()], step)).to(device)
             nxt = _sample(logits, u, temperature, top_k, top_p)
-        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
-        generated.append(nxt)
-        done = done | torch.isin(nxt, stop)
-        if bool(done.all()) or step == max_new_tokens - 1:
+        out_ids[alive, step] = nxt
+        running = ~torch.isin(nxt, stop)
+        if not bool(running.any()) or step == max_new_tokens - 1:
             break
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)  # finished rows keep decoding pads
+        if not bool(running.all()):
+            keep = running.nonzero().squeeze(-1)
+            cache.batch_select_indices(keep)
+            alive, nxt, mask, next_pos = alive[keep], nxt[keep], mask[keep], next_pos[keep]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
         out = lm.sites.backbone(input_ids=nxt.unsqueeze(-1), attention_mask=mask,
                                 position_ids=next_pos.unsqueeze(-1), **{ckw: cache}, use_cache=True)
         hidden = out.last_hidden_state[:, -1]
         next_pos = next_pos + 1
-    gen = torch.stack(generated, dim=1).cpu().tolist()
+    gen = out_ids.cpu().tolist()
     stop_set = set(lm.newline_token_ids())
     results = []
     for row in gen:

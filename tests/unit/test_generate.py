@@ -109,3 +109,17 @@ def test_repeated_prompts_are_prefilled_once_with_the_same_samples(tiny):
     together = generate_batch(tiny, rows, greedy=False, row_keys=keys, max_new_tokens=6)
     alone = [generate_batch(tiny, [r], greedy=False, row_keys=[k], max_new_tokens=6)[0] for r, k in zip(rows, keys, strict=True)]
     assert [g.answer_ids for g in together] == [g.answer_ids for g in alone]
+
+
+def test_batch_compaction_with_full_and_sliding_layers():
+    """Rows leave the batch as they stop; both cache layer kinds (sliding and full) must follow."""
+    from harness.models import build_tiny_gemma
+
+    lm = build_tiny_gemma(seed=2, layer_types=["sliding_attention", "full_attention"], sliding_window=512)
+    ps = _prompts(lm)
+    keys = [row_key(5, str(i), 0) for i in range(len(ps))]
+    batched = generate_batch(lm, ps, greedy=False, row_keys=keys, max_new_tokens=12)
+    single = [generate_batch(lm, [p], greedy=False, row_keys=[k], max_new_tokens=12)[0]
+              for p, k in zip(ps, keys, strict=True)]
+    assert [g.answer_ids for g in batched] == [g.answer_ids for g in single]
+    assert len({len(g.answer_ids) for g in batched}) > 1  # rows stopped at different steps
