@@ -62,6 +62,8 @@ class LabelledPool:
     """FeatureInput per labelled question (greedy answer, teacher-forced)."""
     answers: list[str]
     d_mlp: int
+    domains: list[str]
+    """Benchmark domain per question ("" where the data has none)."""
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,7 +125,7 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
                 sample_right[qid].append(alias_match(g["text"], by_id[qid].aliases))
             done += size
             active = [i for i in active if can_qualify(greedy_right[i], sample_right[i], samp.k, lab)]
-    ids, labels, lengths, inputs, answers = [], [], [], [], []
+    ids, labels, lengths, inputs, answers, domains = [], [], [], [], [], []
     sampled = set(_screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed))
     for i in sorted(by_id):
         if lab.mode != "greedy" and i not in sampled:
@@ -138,6 +140,7 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
         labels.append(y)
         lengths.append(span[1] - span[0])
         answers.append(g["text"])
+        domains.append(by_id[i].domain)
         inputs.append(FeatureInput(prompt_ids=prompts[i].ids, response_ids=resp, answer_span=span,
                                    question_span=prompts[i].question_span))
     lab_arr = np.array(labels, dtype=int)
@@ -145,7 +148,7 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
              "n_sample_sequences": n_sequences, "n_labelled": len(ids), "n_correct": int((lab_arr == 0).sum()),
              "n_hallucinated": int((lab_arr == 1).sum()), "label_mode": lab.mode}
     log.info("labels: %s", stats)
-    return LabelledPool(ids, lab_arr, np.array(lengths, dtype=int), inputs, answers, lm.sites.d_mlp, stats)
+    return LabelledPool(ids, lab_arr, np.array(lengths, dtype=int), inputs, answers, lm.sites.d_mlp, domains, stats)
 
 
 def pool_features(lm: Any, pool: LabelledPool, regions: tuple[str, ...], spec: PipelineSpec,
@@ -184,7 +187,7 @@ def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: Pipelin
     """Fit the L1 detector on train, choose C on val, score test (true labels always on test)."""
     from harness.detectors import fit_l1_detector, fit_length_baseline
 
-    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset)
+    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains)
     y = pool.labels
     X = feats["answer"]
     X_train, y_train, y_val = X[split.train], y[split.train].copy(), y[split.val].copy()
@@ -213,7 +216,7 @@ def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, 
     from harness.store import fingerprint
 
     key = {"features": feats_key, "labels": fingerprint(pool.labels.tolist()), "lengths":
-           fingerprint(pool.lengths.tolist()), "split": spec.split.model_dump(), "detector": spec.detector.model_dump(),
+           fingerprint(pool.lengths.tolist()), "domains": fingerprint(pool.domains), "split": spec.split.model_dump(), "detector": spec.detector.model_dump(),
            "split_offset": split_offset, "shuffle_seed": shuffle_seed, "code": CODE_VERSIONS["fit"],
            "sklearn": sklearn.__version__}
     box: dict[str, FitResult] = {}
@@ -231,7 +234,7 @@ def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, 
     det = DetectorResult(C=float(arrays["C"][0]), coef=arrays["coef"], intercept=float(arrays["intercept"][0]),
                          mean=arrays["mean"], scale=arrays["scale"],
                          val_auroc_by_C=dict(zip(arrays["grid"].tolist(), arrays["val_auroc"].tolist(), strict=True)))
-    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset)
+    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains)
     from harness.detectors import fit_length_baseline
 
     sign = fit_length_baseline(pool.lengths[split.train].astype(float), pool.labels[split.train])

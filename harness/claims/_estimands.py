@@ -29,10 +29,25 @@ def _fit_details(fit: FitResult, pool: LabelledPool) -> dict[str, Any]:
         "n_h_neurons": n_pos, "n_nonzero": int((det.coef != 0).sum()),
         "h_neurons": [[layer, j, round(w, 5)] for layer, j, w in det.positive_neurons(pool.d_mlp)],
         "length_only_test_auroc": round(float(auroc(fit.length_sign * fit.test_lengths, fit.test_labels)), 4),
+        "domain_only_test_auroc": _domain_only_auroc(fit, pool),
         "test_mean_length_by_class": {
             "hallucinated": round(float(fit.test_lengths[fit.test_labels == 1].mean()), 3),
             "correct": round(float(fit.test_lengths[fit.test_labels == 0].mean()), 3)},
     }
+
+
+def _domain_only_auroc(fit: FitResult, pool: LabelledPool) -> float | None:
+    """AUROC of a surface baseline that scores each test item by its domain's training hallucination rate."""
+    from harness.stats import auroc
+
+    domains = np.asarray(pool.domains)
+    if len(set(domains.tolist())) < 2:
+        return None
+    train_d, train_y = domains[fit.split.train], pool.labels[fit.split.train]
+    base = float(train_y.mean())
+    rate = {d: float(train_y[train_d == d].mean()) for d in set(train_d.tolist())}
+    score = np.array([rate.get(d, base) for d in domains[fit.split.test]])
+    return round(float(auroc(score, fit.test_labels)), 4)
 
 
 def detector_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, **_: Any) -> tuple[Any, dict[str, Any]]:
@@ -59,22 +74,14 @@ def detector_auroc_minus_length(spec: ClaimSpec, fit: FitResult, pool: LabelledP
 
 def shuffled_label_auroc(spec: ClaimSpec, fit: FitResult, pool: LabelledPool, fit_fn: Any,
                          **_: Any) -> tuple[Any, dict[str, Any]]:
-    """Mean test AUROC over shuffled-label refits, with one joint stratified bootstrap of test items."""
-    from harness.stats import auroc, auroc_from_classes, stratified_bootstrap_ci
+    """Mean test AUROC over shuffled-label refits; the interval resamples refits and test items jointly."""
+    from harness.stats import auroc, refit_auroc_ci
 
     assert spec.estimand.kind == "shuffled_label_auroc"
-    scores = np.stack([fit_fn(shuffle_seed=s).test_scores
-                       for s in range(spec.estimand.seeds)])  # [seeds, n_test]
+    scores = np.stack([fit_fn(shuffle_seed=s).test_scores for s in range(spec.estimand.seeds)])  # [seeds, n]
     y = fit.test_labels
-
-    def stat(pos_idx: np.ndarray, neg_idx: np.ndarray, axis: int = -1) -> np.ndarray:
-        per_seed = [auroc_from_classes(np.take(s[y == 1], pos_idx), np.take(s[y == 0], neg_idx), axis=axis)
-                    for s in scores]
-        return np.mean(per_seed, axis=0)
-
-    opts = _iv(spec)
-    iv = stratified_bootstrap_ci(y, stat, level=opts["level"], n_resamples=opts["n_resamples"],
-                                 seed=opts["seed"], method=opts["method"])
+    iv = refit_auroc_ci(scores, y, level=spec.interval.level, n_resamples=spec.interval.n_resamples,
+                        seed=spec.interval.seed)
     details = {"per_seed_test_auroc": [round(float(auroc(s, y)), 4) for s in scores],
                "treatment_test_auroc": round(float(auroc(fit.test_scores, y)), 4), "labels": pool.stats}
     return iv, details

@@ -62,11 +62,14 @@ def length_bin(n_tokens: int) -> int:
     return 6
 
 
-def balanced_split(labels: np.ndarray, lengths: np.ndarray, spec: SplitSpec, seed_offset: int = 0) -> Split:
-    """Label-balanced (and optionally length-matched) train/val/test split; each item is one question, so
-    the splits are question-disjoint by construction."""
+def balanced_split(labels: np.ndarray, lengths: np.ndarray, spec: SplitSpec, seed_offset: int = 0,
+                   domains: list[str] | None = None) -> Split:
+    """Label-balanced train/val/test split, classes optionally balanced within answer-length bins and
+    within domains; each item is one question, so the splits are question-disjoint by construction."""
     rng = np.random.default_rng(spec.seed + seed_offset)
-    groups = [length_bin(int(n)) for n in lengths] if spec.length_match == "all" else [0] * len(labels)
+    lbin = [length_bin(int(n)) if spec.length_match == "all" else 0 for n in lengths]
+    dom = domains if spec.domain_match and domains is not None else [""] * len(labels)
+    groups = list(zip(dom, lbin, strict=True))
     keep: list[int] = []
     for g in sorted(set(groups)):
         pos = [i for i in range(len(labels)) if groups[i] == g and labels[i] == 1]

@@ -95,6 +95,9 @@ class SplitSpec(_Spec):
     length_match: Literal["none", "all"] = "all"
     """all: balance classes within answer-length bins before splitting, so length cannot tell the classes
     apart; none: balance classes only."""
+    domain_match: bool = False
+    """Also balance classes within each benchmark domain, so the question's topic cannot tell them apart
+    (on the embedded set accuracy differs sharply by domain)."""
 
     @model_validator(mode="after")
     def _fractions(self) -> SplitSpec:
@@ -150,11 +153,11 @@ class AurocOverLengthEstimand(_Spec):
 
 
 class ShuffledAurocEstimand(_Spec):
-    """Test AUROC of the same detector refitted on shuffled training/validation labels, averaged over seeds
-    under one joint bootstrap of the test items."""
+    """Test AUROC of the same detector refitted on shuffled training/validation labels, averaged over seeds;
+    the interval resamples seeds and test items jointly (interval.method: two-way)."""
 
     kind: Literal["shuffled_label_auroc"]
-    seeds: int = Field(default=5, ge=1)
+    seeds: int = Field(default=20, ge=2)
 
 
 class SparsityEstimand(_Spec):
@@ -175,9 +178,10 @@ Estimand = Annotated[
 class IntervalSpec(_Spec):
     """How the confidence interval is computed."""
 
-    method: Literal["bca", "percentile", "seed-percentile"] = "bca"
+    method: Literal["bca", "percentile", "seed-percentile", "two-way"] = "bca"
     """bca (falls back to percentile, recorded, when BCa is degenerate), percentile, or seed-percentile (the
-    spread over refits with different seeds; for h_neuron_percent)."""
+    spread over refits with different seeds; for h_neuron_percent) or two-way (seeds x items percentile
+    bootstrap; for shuffled_label_auroc)."""
     level: float = Field(default=0.95, gt=0.5, lt=1)
     n_resamples: int = Field(default=2000, ge=200)
     seed: int = 0
@@ -260,4 +264,7 @@ class ClaimSpec(_Spec):
             raise ValueError("estimand h_neuron_percent needs interval.method: seed-percentile")
         if self.estimand.kind != "h_neuron_percent" and self.interval.method == "seed-percentile":
             raise ValueError(f"interval.method seed-percentile only fits h_neuron_percent, not {self.estimand.kind}")
+        if (self.estimand.kind == "shuffled_label_auroc") != (self.interval.method == "two-way"):
+            raise ValueError("estimand shuffled_label_auroc goes with interval.method: two-way (seeds x items), "
+                             "and two-way only with it")
         return self

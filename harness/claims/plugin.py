@@ -101,7 +101,7 @@ class ClaimItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ClaimFailed):
             return excinfo.value.result.report()
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo, style="short")
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"claim {self.name}: {self.spec.statement}"

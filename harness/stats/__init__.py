@@ -13,6 +13,7 @@ from harness.stats._classification import (
     stratified_bootstrap_ci,
 )
 from harness.stats._interval import Interval
+from harness.stats._refits import refit_auroc_ci
 from harness.stats._seeds import seed_percentile_interval
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "mean_ci",
     "paired_auroc_difference_ci",
     "paired_difference_ci",
+    "refit_auroc_ci",
     "seed_percentile_interval",
     "stratified_bootstrap_ci",
     "wilson_interval",

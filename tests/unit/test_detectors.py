@@ -52,7 +52,7 @@ def test_fit_on_split_1v1_and_3v1_recover_the_planted_neuron_and_shuffling_remov
     answer = rng.normal(0.005, 0.001, (n, d))
     answer[:, 5] += 0.003 * y
     pool = LabelledPool(ids=[f"q{i}" for i in range(n)], labels=y, lengths=np.full(n, 2), inputs=[], answers=[],
-                        d_mlp=64)
+                        d_mlp=64, domains=["d"] * n)
     feats = {"answer": answer, "non_answer": rng.normal(0.005, 0.001, (n, d))}
     spec = PipelineSpec(split=SplitSpec(length_match="none"), detector=DetectorSpec(mode="3v1"))
     fit = fit_on_split(pool, feats, spec)

@@ -83,3 +83,15 @@ def test_length_matching_removes_the_length_signal():
     s = balanced_split(labels, lengths, SplitSpec(length_match="all"))
     kept = np.concatenate([s.train, s.val, s.test])
     assert abs(auroc(lengths[kept], labels[kept]) - 0.5) < 0.1
+
+
+def test_domain_matching_balances_classes_within_each_domain():
+    rng = np.random.default_rng(1)
+    labels, lengths = _pool(200, 200, rng)
+    # domain "a" is mostly hallucinations, "b" mostly correct: domain alone would predict the label
+    domains = ["a" if (y == 1) == (rng.random() < 0.85) else "b" for y in labels]
+    s = balanced_split(labels, lengths, SplitSpec(length_match="none", domain_match=True), domains=domains)
+    kept = np.concatenate([s.train, s.val, s.test])
+    for d in ("a", "b"):
+        in_d = [i for i in kept if domains[i] == d]
+        assert labels[in_d].sum() * 2 == len(in_d)

@@ -334,3 +334,25 @@ def test_auroc_ci_coverage_on_gaussian_scores() -> None:
         hits += auroc_ci(scores, labels, seed=sim, n_resamples=1000).contains(true_auroc)
     coverage = hits / n_sims
     assert 0.88 <= coverage <= 0.99, f"95% AUROC interval covered the truth in {coverage:.1%} of simulations"
+
+
+def test_refit_auroc_ci_covers_chance_under_a_null():
+    """Random refits (a null): the two-way interval must cover 0.5 at about its nominal rate."""
+    from harness.stats import refit_auroc_ci
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 60)
+    covered = 0
+    for sim in range(60):
+        scores = rng.normal(size=(8, len(y)))  # each refit: an unrelated random direction
+        iv = refit_auroc_ci(scores, y, n_resamples=400, seed=sim)
+        covered += iv.contains(0.5)
+        assert iv.low <= iv.estimate <= iv.high
+    assert covered >= 52  # nominal 95% of 60 = 57
+
+
+def test_refit_auroc_ci_needs_two_refits():
+    from harness.stats import refit_auroc_ci
+
+    with pytest.raises(StatsError, match="at least 2 refits"):
+        refit_auroc_ci(np.zeros((1, 4)), [0, 1, 0, 1], seed=0)
