@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import SpecError
+from harness.errors import HarnessError, SpecError
 
 _SESSION = pytest.StashKey[Any]()
 _RESULTS = pytest.StashKey[dict[str, dict[str, Any]]]()
@@ -101,6 +101,8 @@ class ClaimItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ClaimFailed):
             return excinfo.value.result.report()
+        if isinstance(excinfo.value, HarnessError):  # bad input: the message names what, where and the fix
+            return f"claim {self.name} could not run: {type(excinfo.value).__name__}: {excinfo.value}"
         return super().repr_failure(excinfo, style="short")
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -126,3 +126,13 @@ def test_plugin_imports_no_heavy_modules():
     code = ("import sys, harness.claims.plugin; "
             "bad=[m for m in ('torch','transformers','sklearn') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_missing_data_file_is_a_clear_error_without_traceback(pytester, tmp_path):
+    missing = tmp_path / "nope.jsonl"
+    _claims(pytester, {"no_data": GOOD % {"data": missing}})
+    res = pytester.runpytest("claims", f"--claims-store={pytester.path / 'store'}")
+    out = res.stdout.str()
+    res.assert_outcomes(failed=1)
+    assert "claim no_data could not run: DataError" in out and str(missing) in out
+    assert "Traceback" not in out and "site-packages" not in out
