@@ -185,7 +185,7 @@ class FitResult:
 def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: PipelineSpec, *,
                  split_offset: int = 0, shuffle_seed: int | None = None) -> FitResult:
     """Fit the L1 detector on train, choose C on val, score test (true labels always on test)."""
-    from harness.detectors import fit_l1_detector, fit_length_baseline
+    from harness.detectors import fit_l1_detector
 
     split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains)
     y = pool.labels
@@ -202,8 +202,16 @@ def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: Pipelin
         rng.shuffle(y_val)
     det = fit_l1_detector(X_train, y_train, X[split.val], y_val, c_grid=spec.detector.c_grid,
                           seed=spec.split.seed + split_offset)
-    sign = fit_length_baseline(pool.lengths[split.train].astype(float), y[split.train])
-    return FitResult(split, det, det.score(X[split.test]), y[split.test], pool.lengths[split.test], sign)
+    return _scored(pool, feats, split, det)
+
+
+def _scored(pool: LabelledPool, feats: dict[str, np.ndarray], split: Split, det: Any) -> FitResult:
+    """Score the test split with a fitted detector, beside the length baseline fitted on train."""
+    from harness.detectors import fit_length_baseline
+
+    sign = fit_length_baseline(pool.lengths[split.train].astype(float), pool.labels[split.train])
+    return FitResult(split, det, det.score(feats["answer"][split.test]), pool.labels[split.test],
+                     pool.lengths[split.test], sign)
 
 
 def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, np.ndarray], spec: PipelineSpec,
@@ -235,8 +243,4 @@ def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, 
                          mean=arrays["mean"], scale=arrays["scale"],
                          val_auroc_by_C=dict(zip(arrays["grid"].tolist(), arrays["val_auroc"].tolist(), strict=True)))
     split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains)
-    from harness.detectors import fit_length_baseline
-
-    sign = fit_length_baseline(pool.lengths[split.train].astype(float), pool.labels[split.train])
-    return FitResult(split, det, det.score(feats["answer"][split.test]), pool.labels[split.test],
-                     pool.lengths[split.test], sign)
+    return _scored(pool, feats, split, det)

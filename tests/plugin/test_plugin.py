@@ -8,8 +8,17 @@ import sys
 import textwrap
 
 import pytest
+import torch  # imported before any in-process pytester run (see below)
+import transformers  # noqa: F401
+
+import harness.claims._run
+import harness.models  # noqa: F401
 
 pytest_plugins = ["pytester"]
+# Tests that run a model use runpytest_subprocess: an in-process run restores sys.modules afterwards, which
+# drops torch/transformers submodules first imported inside it, and re-importing them crashes C extensions.
+# Collection-only tests (invalid specs) stay in-process; the heavy stack is imported above, before any
+# in-process run, so no worker imports torch for the first time after a sys.modules restore.
 
 GOOD = """\
 statement: A probe on the tiny model's CETT features predicts its wrong answers.
@@ -52,8 +61,8 @@ def _claims(pytester, files):
 
 def test_claim_runs_on_a_real_tiny_model_and_reports(pytester, tiny_qa):
     _claims(pytester, {"tiny_probe": GOOD % {"data": tiny_qa}})
-    res = pytester.runpytest("claims", f"--claims-results={pytester.path / 'results'}",
-                             f"--claims-store={pytester.path / 'store'}", "-p", "no:cacheprovider")
+    res = pytester.runpytest_subprocess("claims", f"--claims-results={pytester.path / 'results'}",
+                                        f"--claims-store={pytester.path / 'store'}", "-p", "no:cacheprovider")
     out = res.stdout.str()
     assert "claim verdicts" in out
     result = json.loads((pytester.path / "results" / "tiny_probe.json").read_text())
@@ -103,8 +112,7 @@ def test_causal_wording_on_a_readout_is_rejected(pytester):
 def test_gpu_claim_is_skipped_with_reason(pytester):
     text = GOOD.replace("model: {kind: tiny}", "model: {kind: hf, path: google/gemma-3-4b-it, requires_gpu: true}")
     _claims(pytester, {"gpu_claim": text % {"data": "x.jsonl"}})
-    res = pytester.runpytest("claims", "-rs")
-    import torch
+    res = pytester.runpytest_subprocess("claims", "-rs")
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -131,7 +139,7 @@ def test_plugin_imports_no_heavy_modules():
 def test_missing_data_file_is_a_clear_error_without_traceback(pytester, tmp_path):
     missing = tmp_path / "nope.jsonl"
     _claims(pytester, {"no_data": GOOD % {"data": missing}})
-    res = pytester.runpytest("claims", f"--claims-store={pytester.path / 'store'}")
+    res = pytester.runpytest_subprocess("claims", f"--claims-store={pytester.path / 'store'}")
     out = res.stdout.str()
     res.assert_outcomes(failed=1)
     assert "claim no_data could not run: DataError" in out and str(missing) in out
