@@ -109,8 +109,9 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
     greedy_right = {i: alias_match(g["text"], by_id[i].aliases) for i, g in greedy.items()}
     sample_right: dict[str, list[bool]] = {i: [] for i in by_id}
     n_sequences = 0
+    sampled = set(_screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed))
     if lab.mode != "greedy":
-        active = _screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed)
+        active = sorted(sampled)
         done = 0
         skey = {**base, "sampling": samp.model_dump(exclude={"batch_size"})}
         for size in (sample_rounds(samp.k) if lab.screen else [samp.k]):
@@ -126,7 +127,6 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
             done += size
             active = [i for i in active if can_qualify(greedy_right[i], sample_right[i], samp.k, lab)]
     ids, labels, lengths, inputs, answers, domains = [], [], [], [], [], []
-    sampled = set(_screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed))
     for i in sorted(by_id):
         if lab.mode != "greedy" and i not in sampled:
             continue  # never sampled: the balanced split did not need it

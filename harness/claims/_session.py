@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.claims._spec import ClaimSpec, ModelSpec
+from harness.claims._spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,3 @@ class Session:
             self.memo[key] = compute()
         return self.memo[key]
 
-
-def needs_gpu(spec: ClaimSpec) -> bool:
-    return spec.model.requires_gpu

@@ -15,7 +15,6 @@ import pytest
 from harness.errors import HarnessError, SpecError
 
 _SESSION = pytest.StashKey[Any]()
-_RESULTS = pytest.StashKey[dict[str, dict[str, Any]]]()
 _PROP = "harness_claim_result"
 
 
@@ -29,7 +28,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_RESULTS] = {}
     config.addinivalue_line("markers", "claim: an executable claim collected from claims/*.yaml")
     config.addinivalue_line("markers", "gpu: the claim's model is meant for a CUDA GPU")
 
