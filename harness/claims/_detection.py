@@ -191,7 +191,10 @@ def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: Pipelin
     """Fit the L1 detector on train, choose C on val, score test (true labels always on test)."""
     from harness.detectors import fit_l1_detector
 
-    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains)
+    sealed = sealed_indices(pool, spec.split)
+    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains,
+                           sealed=sealed)
+    split_manifests(pool, split, spec.split)  # raises on leakage; C is chosen on val, never on test
     y = pool.labels
     X = feats["answer"]
     X_train, y_train, y_val = X[split.train], y[split.train].copy(), y[split.val].copy()
@@ -207,6 +210,40 @@ def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: Pipelin
     det = fit_l1_detector(X_train, y_train, X[split.val], y_val, c_grid=spec.detector.c_grid,
                           seed=spec.split.seed + split_offset)
     return _scored(pool, feats, split, det)
+
+
+def sealed_indices(pool: LabelledPool, split: Any) -> frozenset[int]:
+    """Pool positions of the questions in the split's sealed test manifest (empty without one)."""
+    if split.sealed_test is None:
+        return frozenset()
+    from harness.claims._splits import read_manifest
+
+    path = Path(split.sealed_test) if Path(split.sealed_test).is_absolute() else REPO_ROOT / split.sealed_test
+    sealed = read_manifest(path)
+    if not sealed.locked:
+        raise DataError(f"split.sealed_test {path}: manifest {sealed.name!r} is not marked locked. Fix: seal it "
+                        "(locked: true) or drop split.sealed_test.")
+    return frozenset(k for k, i in enumerate(pool.ids) if i in sealed.ids)
+
+
+def split_manifests(pool: LabelledPool, split: Split, spec: Any) -> dict[str, Any]:
+    """Manifests of a detector split, checked: train and val (where C is chosen) share no item with the
+    locked test split, and no sealed item is in either. Returns their summaries for the result."""
+    from harness.claims._splits import check_disjoint, guard_selection, manifest
+
+    ids = np.asarray(pool.ids)
+    train = manifest("detector/train", ids[split.train])
+    val = guard_selection(manifest("detector/val", ids[split.val]), "the detector's regularisation C")
+    test = manifest("detector/test", ids[split.test], locked=True)
+    check_disjoint(train, test)
+    check_disjoint(val, test)
+    out = {"train": train.summary(), "val": val.summary(), "test": test.summary()}
+    sealed = sealed_indices(pool, spec)
+    if sealed:
+        locked = manifest("sealed_test", ids[sorted(sealed)], locked=True)
+        check_disjoint(manifest("detector/train+val", [*train.ids, *val.ids]), locked)
+        out["sealed_test"] = {**locked.summary(), "n_in_test": len(locked.ids & test.ids)}
+    return out
 
 
 def _scored(pool: LabelledPool, feats: dict[str, np.ndarray], split: Split, det: Any) -> FitResult:
@@ -228,9 +265,13 @@ def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, 
     from harness.store import fingerprint
 
     key = {"features": feats_key, "labels": fingerprint(pool.labels.tolist()), "lengths":
-           fingerprint(pool.lengths.tolist()), "domains": fingerprint(pool.domains), "split": spec.split.model_dump(), "detector": spec.detector.model_dump(),
+           fingerprint(pool.lengths.tolist()), "domains": fingerprint(pool.domains),
+           "split": spec.split.model_dump(exclude_none=True), "detector": spec.detector.model_dump(),
            "split_offset": split_offset, "shuffle_seed": shuffle_seed, "code": CODE_VERSIONS["fit"],
            "sklearn": sklearn.__version__}
+    sealed = sealed_indices(pool, spec.split)
+    if sealed:  # only when set, so keys of claims without a sealed set are unchanged
+        key["sealed"] = sorted(sealed)
     box: dict[str, FitResult] = {}
 
     def compute() -> dict[str, np.ndarray]:
@@ -246,7 +287,9 @@ def cached_fit(store: Any, feats_key: str, pool: LabelledPool, feats: dict[str, 
     det = DetectorResult(C=float(arrays["C"][0]), coef=arrays["coef"], intercept=float(arrays["intercept"][0]),
                          mean=arrays["mean"], scale=arrays["scale"],
                          val_auroc_by_C=dict(zip(arrays["grid"].tolist(), arrays["val_auroc"].tolist(), strict=True)))
-    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains)
+    split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains,
+                           sealed=sealed)
+    split_manifests(pool, split, spec.split)
     return _scored(pool, feats, split, det)
 
 

@@ -159,6 +159,7 @@ def _iti(spec: ClaimSpec, lm: Any, items: list[Any]) -> Treatment:
     train_q = set(q_order[:n_train].tolist())
     train_idx = np.array([i for i, q in enumerate(owner) if q in train_q])
     val_idx = np.array([i for i, q in enumerate(owner) if q not in train_q])
+    splits = _iti_splits(probe_items, owner, train_idx, val_idx, eval_ids)
     res = fit_iti(acts, np.array(labels), train_idx, val_idx, iti.top_k, iti.seed)
     heads = [(int(h[0]), int(h[1])) for h in res.heads]
     y_tr = np.array(labels)[train_idx]
@@ -184,9 +185,27 @@ def _iti(spec: ClaimSpec, lm: Any, items: list[Any]) -> Treatment:
     info: dict[str, Any] = {"n_units": len(heads), "units": [list(h) for h in heads],
             "val_accuracy_top": [round(float(res.val_accuracy[h]), 4) for h in heads],
             "sigmas": [round(float(s), 4) for s in res.sigmas], "n_probe_questions": len(probe_items),
-            "n_probe_sequences": len(seqs), "n_eval_questions": len(eval_ids)}
+            "n_probe_sequences": len(seqs), "n_eval_questions": len(eval_ids), "splits": splits}
     return Treatment(edit(heads, np.asarray(res.directions), np.asarray(res.sigmas), "top-k"), control, info,
                      eval_ids if same else None)
+
+
+def _iti_splits(probe_items: list[Any], owner: list[int], train_idx: np.ndarray, val_idx: np.ndarray,
+                eval_ids: set[str]) -> dict[str, Any]:
+    """Check ITI's splits: probes fit on train questions, K heads chosen on val questions, the claim evaluated
+    on the locked rest; no question in two of them."""
+    from harness.claims._splits import check_disjoint, guard_selection, manifest
+
+    def qids(rows: np.ndarray) -> list[str]:
+        return sorted({str(probe_items[owner[int(r)]].id) for r in rows})
+
+    train = manifest("iti/probe-train", qids(train_idx))
+    val = guard_selection(manifest("iti/probe-val", qids(val_idx)), "ITI's top-K heads")
+    test = manifest("iti/eval", eval_ids, locked=True)
+    check_disjoint(train, val)
+    check_disjoint(train, test)
+    check_disjoint(val, test)
+    return {"probe_train": train.summary(), "probe_val": val.summary(), "eval": test.summary()}
 
 
 def _random_heads(heads: list[tuple[int, int]], n_layers: int, n_heads: int,

@@ -63,9 +63,10 @@ def length_bin(n_tokens: int) -> int:
 
 
 def balanced_split(labels: np.ndarray, lengths: np.ndarray, spec: SplitSpec, seed_offset: int = 0,
-                   domains: list[str] | None = None) -> Split:
+                   domains: list[str] | None = None, sealed: frozenset[int] = frozenset()) -> Split:
     """Label-balanced train/val/test split, classes optionally balanced within answer-length bins and
-    within domains; each item is one question, so the splits are question-disjoint by construction."""
+    within domains; each item is one question, so the splits are question-disjoint by construction.
+    ``sealed`` indices (a locked test set) are placed in the test split only."""
     rng = np.random.default_rng(spec.seed + seed_offset)
     lbin = [length_bin(int(n)) if spec.length_match == "all" else 0 for n in lengths]
     dom = domains if spec.domain_match and domains is not None else [""] * len(labels)
@@ -82,6 +83,15 @@ def balanced_split(labels: np.ndarray, lengths: np.ndarray, spec: SplitSpec, see
         rng.shuffle(idx)
         n_train = round(spec.train * len(idx))
         n_val = round(spec.val * len(idx))
+        if sealed:  # stable: sealed items move to the end, into the test split; the rest keep their order
+            idx = np.array([i for i in idx if i not in sealed] + [i for i in idx if i in sealed], dtype=int)
+            n_sealed = sum(int(i) in sealed for i in idx)
+            if n_sealed > len(idx) - n_train - n_val:
+                from harness.errors import DataError
+
+                raise DataError(f"the sealed test set holds {n_sealed} usable item(s) of class {cls} but the test "
+                                f"split has room for {len(idx) - n_train - n_val}. Fix: lower split.train/val or "
+                                "seal fewer items.")
         parts["train"] += idx[:n_train].tolist()
         parts["val"] += idx[n_train:n_train + n_val].tolist()
         parts["test"] += idx[n_train + n_val:].tolist()

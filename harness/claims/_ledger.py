@@ -35,6 +35,8 @@ def ledger_record(result: dict[str, Any]) -> dict[str, Any]:
         "commit": (prov.get("git") or {}).get("commit"),
         "dirty": (prov.get("git") or {}).get("dirty"),
         "packages": {k: v for k, v in (prov.get("packages") or {}).items() if k in ("harness", "torch", "transformers")},
+        "code_versions": prov.get("code_versions"),
+        "replayed_from": (prov.get("replay") or {}).get("source"),
     }
 
 
@@ -72,6 +74,10 @@ def _stale_fields(now: dict[str, Any], base: dict[str, Any]) -> list[str]:
     out = [k for k in keys if base.get(k) is not None and now.get(k) != base.get(k)]
     if base.get("packages", {}).get("harness") not in (None, now.get("packages", {}).get("harness")):
         out.append("code (harness version)")
+    old, new = base.get("code_versions") or {}, now.get("code_versions") or {}
+    changed = [f"{k}: {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if old and changed:
+        out.append(f"code of stage(s) {'; '.join(changed)}")
     return out
 
 
@@ -79,8 +85,8 @@ def gate(now: dict[str, Any], base: dict[str, Any] | None) -> GateOutcome:
     """Compare a claim's new record with its baseline.
 
     A regression is a SUPPORTED baseline that is no longer SUPPORTED, or an estimate outside the baseline's
-    interval. A claim whose spec, model or data changed since its baseline is stale: it is reported, and
-    compared only for its verdict (its interval may legitimately move).
+    interval. A claim whose spec, model, data or the code version of a stage it uses changed since its
+    baseline is stale: it is reported, and compared only for its verdict (its interval may legitimately move).
     """
     cid = now["claim_id"]
     if base is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 Verdict = Literal["SUPPORTED", "REFUTED", "INCONCLUSIVE"]
 
@@ -61,6 +61,8 @@ class ClaimResult(BaseModel):
     provenance: dict[str, Any] = {}
     """Code (git commit, whole-repository dirty flag), command, package versions, device, dtype, model
     fingerprint, spec hash and host of the run that produced this result."""
+    _evidence: Any = PrivateAttr(default=None)
+    """The row-level evidence the verdict was decided on (an ``Evidence``; not serialised with the result)."""
 
     def report(self) -> str:
         """Readable multi-line report (used in pytest's failure output and the summary)."""

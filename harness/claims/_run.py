@@ -1,4 +1,4 @@
-"""Running one claim: model, detection pipeline, estimand (or the intervention run), controls, verdict."""
+"""Running one claim: the compute stage (model, detection, interventions) into row-level evidence, then the\nassertion stage on those rows; or a replay of stored or filed rows without a model."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness.claims._result import ClaimResult, ControlOut, IntervalOut, apply_rule
+from harness.claims._evidence import Evidence
+from harness.claims._result import ClaimResult
 from harness.claims._session import Session
 from harness.claims._spec import ClaimSpec, FeatureSpec
-
-
-def _out(iv: Any) -> IntervalOut:
-    return IntervalOut(**iv.model_dump())
 
 
 @dataclass
@@ -79,65 +76,130 @@ def detect(spec: ClaimSpec, session: Session, lm: Any, timings: dict[str, float]
     return Detection(items, pool, feats, feats_key, fit_fn(), fit_fn, sae, sae_info, data_fingerprint(items))
 
 
-def run_claim(claim_id: str, spec: ClaimSpec, session: Session) -> ClaimResult:
-    """Run a claim end to end and decide its verdict."""
+def spec_hash(spec: ClaimSpec) -> str:
+    """Fingerprint of the canonical spec. Unset optional fields are left out, so adding an optional field to
+    the schema does not make every ledger record stale."""
+    from harness.store import fingerprint
+
+    return fingerprint(spec.model_dump(mode="json", exclude_none=True))
+
+
+def stage_versions(spec: ClaimSpec) -> dict[str, str]:
+    """Code version of every stage this claim's result depends on (a change makes its ledger record stale)."""
+    from harness.claims._assess import ASSESS_VERSION
+    from harness.claims._detection import CODE_VERSIONS
+    from harness.claims._evaluate import CODE_VERSION as EVAL_VERSION
+    from harness.claims._evidence import ROWS_VERSION
+    from harness.claims._saes import CODE_VERSION as SAE_VERSION
+
+    out = {"rows": f"rows-v{ROWS_VERSION}", "assess": ASSESS_VERSION}
+    if spec.replay is not None:
+        return out
+    iti = spec.intervention is not None and spec.intervention.kind == "iti"
+    if not iti:
+        out.update({"generate": CODE_VERSIONS["generate"], "fit": CODE_VERSIONS["fit"]})
+        sae = spec.pipeline.features.kind == "sae" or (
+            spec.estimand.kind == "detector_auroc_difference" and spec.estimand.baseline.kind == "sae")
+        cett = spec.pipeline.features.kind == "cett" or (
+            spec.estimand.kind == "detector_auroc_difference" and spec.estimand.baseline.kind == "cett")
+        if cett:
+            out["cett"] = CODE_VERSIONS["cett"]
+        if sae:
+            out.update({"sae_feats": CODE_VERSIONS["sae_feats"], "sae_train": SAE_VERSION})
+    if spec.intervention is not None:
+        out["eval"] = EVAL_VERSION
+    return dict(sorted(out.items()))
+
+
+def run_claim(claim_id: str, spec: ClaimSpec, session: Session, *, replay: bool = False) -> ClaimResult:
+    """Run a claim end to end and decide its verdict.
+
+    The compute stage (model, detection, interventions) turns into row-level evidence, which the assertion
+    stage (``_assess``) decides on. With ``spec.replay`` the rows come from a file and no model is loaded;
+    with ``replay=True`` they come from the store, as the last live run of this claim left them.
+
+    Raises:
+        SkipClaim: the claim cannot run here (its model is missing, or replay finds no stored evidence).
+    """
+    from harness.claims._assess import assess
+    from harness.claims._replay import load_replay_file, load_stored_evidence, save_evidence
+
     timings: dict[str, float] = {}
+    t0 = time.time()
+    live: dict[str, Any] = {}
+    if spec.replay is not None:
+        evidence = load_replay_file(spec.replay.path)
+    elif replay:
+        evidence = load_stored_evidence(session.store, claim_id, spec)
+    else:
+        evidence, live = _compute(claim_id, spec, session, timings)
+        save_evidence(session.store, spec, evidence)
+    t = time.time()
+    a = assess(spec, evidence)
+    timings["assess_s"] = round(time.time() - t, 2)
+    details = {**a.details, **live}
+    if spec.replay is not None or replay:
+        details["replayed_from"] = evidence.source
+    result = ClaimResult(claim_id=claim_id, statement=spec.statement, verdict=a.verdict,  # type: ignore[arg-type]
+                         reason=a.reason, rule=a.rule, interval=a.interval, controls=a.controls, details=details,
+                         expected=spec.expected, timings=timings, p_value=a.p_value, p_method=a.p_method)
+    result._evidence = evidence
+    result.timings["total_s"] = round(time.time() - t0, 2)
+    result.provenance = _provenance(spec, evidence)
+    return result
+
+
+def _compute(claim_id: str, spec: ClaimSpec, session: Session,
+             timings: dict[str, float]) -> tuple[Evidence, dict[str, Any]]:
+    """The compute stage: load the model, run the pipeline, return the rows and live-only details."""
+    from harness.store import git_state
+
     t0 = time.time()
     lm = session.model(spec.model)
     timings["model_load_s"] = round(time.time() - t0, 2)
     if spec.intervention is not None:
-        from harness.claims._steering import run_intervention
+        from harness.claims._steering import intervention_evidence
 
         # ITI fits its own head probes on benchmark items: it needs no H-neuron detection run
         det = detect(spec, session, lm, timings) if spec.intervention.kind != "iti" else None
-        result = run_intervention(claim_id, spec, session, lm, det, timings)
+        evidence, live, fps = intervention_evidence(spec, session, lm, det, timings)
     else:
+        from harness.claims._estimands import detection_evidence
+
         det = detect(spec, session, lm, timings)
-        result = _run_detection_claim(claim_id, spec, session, lm, det, timings)
-        result.provenance = {"data_fingerprints": {"questions": det.data_fingerprint}}
-    result.timings["total_s"] = round(time.time() - t0, 2)
-    result.provenance = _provenance(spec, lm, result.provenance.get("data_fingerprints", {}))
-    return result
+        t = time.time()
+        evidence, live = detection_evidence(spec, session, lm, det)
+        timings["estimand_s"] = round(time.time() - t, 2)
+        live = {"model": lm.model_id, "n_questions": len(det.items), **live}
+        fps = {"questions": det.data_fingerprint}
+    git = git_state()
+    evidence.header = {"claim_id": claim_id, "spec_hash": spec_hash(spec),
+                       "model_id": lm.model_id, "model_fingerprint": lm.fingerprint, "data_fingerprints": fps,
+                       "device": str(lm.device), "dtype": str(lm.dtype).removeprefix("torch."),
+                       "git": {"commit": git.get("commit"), "dirty": git.get("dirty")},
+                       "code_versions": stage_versions(spec)}
+    return evidence, live
 
 
-def _provenance(spec: ClaimSpec, lm: Any, data: dict[str, str]) -> dict[str, Any]:
-    """What made this result; ``data`` holds the fingerprints of the items the run actually used."""
-    import torch
-
+def _provenance(spec: ClaimSpec, evidence: Evidence) -> dict[str, Any]:
+    """What made this result: this process (code, packages, host) and, from the rows' header, the model, data
+    and device of the run that computed the evidence (this one, or the one a replay reads)."""
     from harness.store import collect_provenance, fingerprint
 
-    return collect_provenance(
-        spec_hash=fingerprint(spec.model_dump(mode="json")), data_fingerprints=data, seeds={
-            "sampling": spec.pipeline.sampling.seed, "split": spec.pipeline.split.seed, "interval": spec.interval.seed},
-        model_id=lm.model_id, model_fingerprint=lm.fingerprint,
-        device=str(lm.device), dtype=str(lm.dtype).removeprefix("torch."), torch_threads=torch.get_num_threads(),
-        cuda=torch.version.cuda if torch.cuda.is_available() else None,
-        gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    h = evidence.header
+    prov = collect_provenance(
+        spec_hash=spec_hash(spec), data_fingerprints=h.get("data_fingerprints", {}),
+        seeds={"sampling": spec.pipeline.sampling.seed, "split": spec.pipeline.split.seed,
+               "interval": spec.interval.seed},
+        model_id=h.get("model_id"), model_fingerprint=h.get("model_fingerprint"), device=h.get("device"),
+        dtype=h.get("dtype"), code_versions=stage_versions(spec))
+    if evidence.source != "live run":
+        prov["replay"] = {"source": evidence.source, "rows_fingerprint": fingerprint(evidence.rows),
+                          "computed_by": {k: h.get(k) for k in ("claim_id", "git", "code_versions") if k in h}}
+    else:
+        import torch
 
-
-def _run_detection_claim(claim_id: str, spec: ClaimSpec, session: Session, lm: Any, det: Detection,
-                         timings: dict[str, float]) -> ClaimResult:
-    from harness.claims._estimands import ESTIMANDS
-
-    t = time.time()
-    estimand: Any = ESTIMANDS[spec.estimand.kind]
-    iv, details = estimand(spec, fit=det.fit, pool=det.pool, fit_fn=det.fit_fn, session=session, lm=lm, det=det)
-    verdict, reason, rule = apply_rule(spec.pass_rule, iv.low, iv.high)
-    controls: list[ControlOut] = []
-    for control in spec.controls:  # shuffled labels: same pipeline, labels permuted before fitting
-        for seed in range(control.seeds):
-            cfit = det.fit_fn(shuffle_seed=seed)
-            civ, _ = estimand(spec, fit=cfit, pool=det.pool)
-            controls.append(ControlOut(kind=control.kind, seed=seed, interval=_out(civ)))
-    if controls and verdict == "SUPPORTED":
-        beaten = [c for c in controls if c.interval.estimate >= iv.estimate]
-        if beaten:
-            verdict = "INCONCLUSIVE"
-            reason += f"; but {len(beaten)} control seed(s) scored at least the treatment's estimate"
-        else:
-            reason += f"; treatment beats all {len(controls)} control seeds"
-    timings["estimand_s"] = round(time.time() - t, 2)
-    details = {"model": lm.model_id, "n_questions": len(det.items), **details}
-    return ClaimResult(claim_id=claim_id, statement=spec.statement, verdict=verdict, reason=reason, rule=rule,
-                       interval=_out(iv), controls=controls, details=details, expected=spec.expected,
-                       timings=timings)
+        prov.update(torch_threads=torch.get_num_threads(),
+                    cuda=torch.version.cuda if torch.cuda.is_available() else None,
+                    gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    return prov

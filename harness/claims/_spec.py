@@ -111,6 +111,9 @@ class SplitSpec(_Spec):
     domain_match: bool = False
     """Also balance classes within each benchmark domain, so the question's topic cannot tell them apart
     (on the embedded set accuracy differs sharply by domain)."""
+    sealed_test: str | None = None
+    """A locked split manifest (JSON: name, locked, ids, fingerprint; relative to the repository root or
+    absolute): its questions go only to the test split, never to training or to choosing C."""
 
     @model_validator(mode="after")
     def _fractions(self) -> SplitSpec:
@@ -271,6 +274,14 @@ CAUSAL_WORDS = re.compile(
 )
 
 
+class ReplaySpec(_Spec):
+    """Take the claim's evidence from a row-level results file instead of running a model."""
+
+    path: str
+    """Row file (JSONL: one row per item and condition; a live run writes ``<results>/<claim>.rows.jsonl``),
+    relative to the repository root or absolute. The claim's model is then only a label: nothing is loaded."""
+
+
 class ClaimSpec(_Spec):
     """One executable claim."""
 
@@ -298,6 +309,8 @@ class ClaimSpec(_Spec):
     """Minimum detectable effect; required for 'no effect' claims (pass rules includes / within)."""
     expected: dict[str, float] | None = None
     """Numbers a paper reported for this claim (e.g. estimate, low, high), shown beside the measurement."""
+    replay: ReplaySpec | None = None
+    """Re-assert the claim from a row-level file made elsewhere (e.g. a GPU run of a bigger model)."""
 
     @model_validator(mode="after")
     def _readouts_are_not_causal(self) -> ClaimSpec:

@@ -36,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"SUPPORTED, or an estimate outside the baseline interval, fails (exit {EXIT_REGRESSION}); "
                          "a claim whose spec, model or data changed is reported stale; a claim matching its "
                          f"baseline passes whatever its verdict. Infrastructure errors exit {EXIT_INFRASTRUCTURE}.")
+    group.addoption("--claims-replay", action="store_true",
+                    help="re-assert every claim from the row-level evidence its last live run left in the store, "
+                         "without loading a model (a claim with no stored evidence is skipped, saying why)")
     group.addoption("--claims-update-baseline", action="store_true",
                     help="write this run's records into the baseline ledger (commit it to accept them)")
     parser.addini("harness_claim_dirs", "folder names whose *.yaml files are claims", type="args",
@@ -117,7 +120,8 @@ class ClaimItem(pytest.Item):
         from harness.claims._session import SkipClaim
 
         try:
-            self.result = run_claim(self.name, self.spec, _session(self.config))
+            self.result = run_claim(self.name, self.spec, _session(self.config),
+                                    replay=bool(self.config.getoption("--claims-replay")))
         except SkipClaim as exc:
             pytest.skip(f"claim {self.name}: {exc}")
         except Exception as exc:
@@ -152,10 +156,14 @@ class ClaimItem(pytest.Item):
 
 
 def _write_result(config: pytest.Config, result: Any) -> None:
+    """The result JSON and, for a live run, its row-level evidence (replayable: ``replay: {path: ...}``)."""
+    from harness.claims._evidence import write_rows
     from harness.store import atomic_write_json, data_dir
 
     folder = config.getoption("--claims-results")
     out = Path(folder) if folder else data_dir() / "results"
+    if result._evidence is not None and result._evidence.source == "live run":
+        write_rows(out / f"{result.claim_id}.rows.jsonl", result._evidence)
     atomic_write_json(out / f"{result.claim_id}.json", json.loads(result.model_dump_json()))
 
 

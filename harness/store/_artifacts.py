@@ -20,7 +20,7 @@ from harness.store._canonical import canonical_json, fingerprint, to_jsonable
 from harness.store._errors import StoreError
 from harness.store._progress import Progress
 from harness.store._shards import check_batch, load_shards, write_shard
-from harness.store._sidecar import read_verified, remove_stale_temps, write_with_sidecar
+from harness.store._sidecar import META_SUFFIX, read_verified, remove_stale_temps, write_with_sidecar
 
 __all__ = ["ArtifactStore"]
 
@@ -104,6 +104,33 @@ class ArtifactStore:
             write_with_sidecar(path, (text + "\n").encode("ascii"), stage=stage, key_parts=parts)
             _LOG.debug("stored %s", path)
             return json.loads(text)
+
+    def put_json(self, stage: str, key_parts: Mapping[str, Any], value: Any) -> None:
+        """Store (or replace) a JSON artifact under ``stage``/``key_parts``, atomically and under the key's lock.
+
+        For records a run re-derives every time (e.g. a claim's row-level evidence), where the latest wins.
+
+        Raises:
+            StoreError: Bad stage/key parts, a non-JSON value, or a lock timeout.
+        """
+        key, parts = self._key(stage, key_parts)
+        path = self._key_dir(stage, key) / f"{key}.json"
+        try:
+            text = canonical_json(value)
+        except (TypeError, ValueError) as err:
+            raise StoreError(f"put_json(stage={stage!r}): the value is not JSON ({err})") from err
+        with self._locked(stage, key):
+            write_with_sidecar(path, (text + "\n").encode("ascii"), stage=stage, key_parts=parts)
+
+    def get_json(self, stage: str, key_parts: Mapping[str, Any]) -> Any | None:
+        """The stored JSON artifact, or ``None`` when it is absent or corrupted (a corrupted one is logged)."""
+        key, _ = self._key(stage, key_parts)
+        path = self._key_dir(stage, key) / f"{key}.json"
+        if not path.exists() and not path.with_name(path.name + META_SUFFIX).exists():
+            return None
+        with self._locked(stage, key):
+            found, value = self._load(path, lambda data: json.loads(data.decode("utf-8")))
+        return value if found else None
 
     def get_or_compute_npz(
         self, stage: str, key_parts: Mapping[str, Any], compute: Callable[[], Mapping[str, np.ndarray]]

@@ -112,7 +112,8 @@ def test_xdist_runs_claims(pytester, tiny_qa):
                                         f"--claims-results={pytester.path / 'results'}",
                                         f"--claims-store={pytester.path / 'store'}")
     names = sorted(p.name for p in (pytester.path / "results").iterdir())
-    assert [n for n in names if not n.startswith("_")] == ["probe_0.json", "probe_1.json"]
+    assert [n for n in names if not n.startswith("_")] == ["probe_0.json", "probe_0.rows.jsonl", "probe_1.json",
+                                                           "probe_1.rows.jsonl"]
     # the controller writes the run's ledger from both workers' results
     ledger = json.loads((pytester.path / "results" / "_ledger.json").read_text())
     assert [r["claim_id"] for r in ledger["claims"]] == ["probe_0", "probe_1"]

@@ -50,3 +50,17 @@ def test_new_claim_and_ledger_round_trip(tmp_path):
     path.write_text("{not json")
     with pytest.raises(SpecError, match=r"malformed.*--claims-update-baseline"):
         read_ledger(path)
+
+
+def test_a_changed_stage_code_version_makes_the_record_stale():
+    def with_code(versions):
+        r = _result()
+        r["provenance"]["code_versions"] = versions
+        return ledger_record(r)
+
+    base = with_code({"cett": "cett-v1", "assess": "assess-v1"})
+    assert gate(with_code({"cett": "cett-v1", "assess": "assess-v1"}), base).status == "ok"
+    out = gate(with_code({"cett": "cett-v2", "assess": "assess-v1"}), base)
+    assert out.status == "stale" and "code of stage(s) cett: cett-v1 -> cett-v2" in out.message
+    out = gate(with_code({"cett": "cett-v1", "assess": "assess-v1", "eval": "eval-v1"}), base)
+    assert out.status == "stale" and "eval: None -> eval-v1" in out.message

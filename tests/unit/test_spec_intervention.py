@@ -87,7 +87,7 @@ def _iv(est, lo, hi):
 
 
 def test_underpowered_no_effect_claim_is_inconclusive_not_supported():
-    from harness.claims._steering import _verdict
+    from harness.claims._assess import _intervention_verdict as _verdict
 
     spec = ClaimSpec.model_validate(_with(pass_rule={"kind": "within", "margin": 0.05}, power={"min_effect": 0.05}))
     assert _verdict(spec, _iv(0.0, -0.01, 0.01), [], {"underpowered": False, "mde": 0.02, "min_effect": 0.05})[0] \
@@ -98,8 +98,8 @@ def test_underpowered_no_effect_claim_is_inconclusive_not_supported():
 
 
 def test_a_control_seed_as_strong_as_the_treatment_blocks_support():
+    from harness.claims._assess import _intervention_verdict as _verdict
     from harness.claims._result import ControlOut
-    from harness.claims._steering import _verdict
 
     spec = ClaimSpec.model_validate(_with(controls=[{"kind": "random_neurons", "seeds": 2}]))
     weak = [ControlOut(kind="random_neurons", seed=s, interval=_iv(0.1, 0.0, 0.2)) for s in range(2)]

@@ -533,3 +533,19 @@ def test_store_does_not_import_heavy_libraries() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_put_json_replaces_and_get_json_refuses_corrupted(tmp_path, caplog):
+    store = ArtifactStore(tmp_path)
+    assert store.get_json("evidence", {"k": 1}) is None  # absent: None, nothing created
+    assert not (tmp_path / "evidence").exists()
+    store.put_json("evidence", {"k": 1}, {"text": "a"})
+    store.put_json("evidence", {"k": 1}, {"text": "b"})  # the latest wins
+    assert store.get_json("evidence", {"k": 1}) == {"text": "b"}
+    path = store.artifact_path("evidence", {"k": 1}, "json")
+    path.write_bytes(path.read_bytes().replace(b'"b"', b'"c"'))
+    with caplog.at_level(logging.WARNING):
+        assert store.get_json("evidence", {"k": 1}) is None
+    assert "is corrupted" in caplog.text
+    with pytest.raises(StoreError, match="not JSON"):
+        store.put_json("evidence", {"k": 2}, {"x": object()})
