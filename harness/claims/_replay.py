@@ -15,15 +15,16 @@ _COMPUTE_FIELDS = ("model", "data", "pipeline", "estimand", "controls", "interve
 assertion stage reads them, so a replay from the store re-decides a claim after such an edit."""
 
 
-def evidence_key(spec: ClaimSpec) -> dict[str, Any]:
+def evidence_key(claim_id: str, spec: ClaimSpec) -> dict[str, Any]:
     from harness.claims._evidence import ROWS_VERSION
 
-    return {"spec": spec.model_dump(mode="json", include=set(_COMPUTE_FIELDS)), "rows": ROWS_VERSION}
+    return {"claim": claim_id, "spec": spec.model_dump(mode="json", include=set(_COMPUTE_FIELDS)),
+            "rows": ROWS_VERSION}
 
 
-def save_evidence(store: Any, spec: ClaimSpec, ev: Evidence) -> None:
+def save_evidence(store: Any, claim_id: str, spec: ClaimSpec, ev: Evidence) -> None:
     """Keep a live run's rows in the store (the latest live run wins)."""
-    store.put_json(STAGE, evidence_key(spec), {"text": rows_text(ev)})
+    store.put_json(STAGE, evidence_key(claim_id, spec), {"text": rows_text(ev)})
 
 
 def load_stored_evidence(store: Any, claim_id: str, spec: ClaimSpec) -> Evidence:
@@ -34,11 +35,12 @@ def load_stored_evidence(store: Any, claim_id: str, spec: ClaimSpec) -> Evidence
     """
     from harness.claims._session import SkipClaim
 
-    rec = store.get_json(STAGE, evidence_key(spec))
+    key = evidence_key(claim_id, spec)
+    rec = store.get_json(STAGE, key)
     if rec is None:
         raise SkipClaim(f"replay: no stored evidence for this spec in {store.root}. Fix: run the claim live once "
                         "(pytest claims, or python -m harness.scale submit on a cluster) with this store")
-    return parse_rows(rec["text"], f"store {STAGE}/{store.key(STAGE, evidence_key(spec))[:12]} ({claim_id})")
+    return parse_rows(rec["text"], f"store {STAGE}/{store.key(STAGE, key)[:12]} ({claim_id})")
 
 
 def load_replay_file(path: str) -> Evidence:

@@ -133,7 +133,7 @@ def run_claim(claim_id: str, spec: ClaimSpec, session: Session, *, replay: bool 
         evidence = load_stored_evidence(session.store, claim_id, spec)
     else:
         evidence, live = _compute(claim_id, spec, session, timings)
-        save_evidence(session.store, spec, evidence)
+        save_evidence(session.store, claim_id, spec, evidence)
     t = time.time()
     a = assess(spec, evidence)
     timings["assess_s"] = round(time.time() - t, 2)
