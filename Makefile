@@ -2,12 +2,13 @@
 #   make verify   verify the shipped claims on the embedded Gemma 3 270M and print their verdicts
 #   make test     lint, type-check and run the test suite
 #   make gate     re-verify the claims against the committed ledger (reports/ledger.json); exit 10 on a regression
+#   make replay   re-assert every claim from the row-level evidence in the store, without loading a model
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.harness-installed
 
-.PHONY: setup verify gate test bench clean-cache
+.PHONY: setup verify gate replay test bench clean-cache
 
 setup: $(STAMP)
 
@@ -23,6 +24,9 @@ verify: setup
 
 gate: setup
 	$(BIN)/python -m pytest claims -p no:cacheprovider -rA --claims-gate $(ARGS)
+
+replay: setup
+	$(BIN)/python -m pytest claims -p no:cacheprovider -rA --claims-replay $(ARGS)
 
 test: setup
 	$(BIN)/ruff check harness tests bench

@@ -41,8 +41,13 @@ class Treatment:
     """Only these benchmark items are evaluated (ITI: items not used to fit the probes)."""
 
 
-def build_treatment(spec: ClaimSpec, lm: Any, det: Any, bench_items: list[Any]) -> Treatment:
-    """The claim's edit on its units (H-neurons, SAE features, direction, ITI heads) and its control maker."""
+ITI_CODE_VERSION = "iti-fit-v1"
+
+
+def build_treatment(spec: ClaimSpec, lm: Any, det: Any, bench_items: list[Any], store: Any = None) -> Treatment:
+    """The claim's edit on its units (H-neurons, SAE features, direction, ITI heads) and its control maker.
+
+    ``store`` caches ITI's probe fit (head activations and probes), the one edit that is costly to build."""
     assert spec.intervention is not None
     kind = spec.intervention.kind
     if kind == "neuron_scaling":
@@ -51,7 +56,7 @@ def build_treatment(spec: ClaimSpec, lm: Any, det: Any, bench_items: list[Any]) 
         return _sae(spec, lm, det)
     if kind == "direction":
         return _direction(spec, lm, det)
-    return _iti(spec, lm, bench_items)
+    return _iti(spec, lm, bench_items, store)
 
 
 def _rng(seed: int) -> np.random.Generator:
@@ -135,12 +140,13 @@ def _direction(spec: ClaimSpec, lm: Any, det: Any) -> Treatment:
     return Treatment(edit(direction, "diff_of_means"), control, info)
 
 
-def _iti(spec: ClaimSpec, lm: Any, items: list[Any]) -> Treatment:
+def _iti(spec: ClaimSpec, lm: Any, items: list[Any], store: Any) -> Treatment:
     """Head probes on part of the TruthfulQA probe set; when the claim is measured on that same set, only the
     other questions are evaluated (question-disjoint)."""
     from harness.claims._evaluate import load_benchmark
     from harness.claims._spec_intervention import BenchmarkSpec
-    from harness.interventions import capture_heads, fit_iti, iti_shift
+    from harness.interventions import iti_shift
+    from harness.store import fingerprint
 
     iti = spec.intervention
     assert iti is not None and iti.kind == "iti" and spec.benchmark is not None
@@ -153,24 +159,27 @@ def _iti(spec: ClaimSpec, lm: Any, items: list[Any]) -> Treatment:
     probe_items = [items[i] for i in sorted(order[:n_probe])]
     eval_ids = {str(items[i].id) for i in order[n_probe:]}
     seqs, pos, labels, owner = _probe_sequences(lm, probe_items, spec.model.prompt_style)
-    acts = capture_heads(lm, seqs, pos, batch_size=16)  # [n, layers, heads, head_dim]
     q_order = rng.permutation(len(probe_items))
     n_train = round(0.7 * len(probe_items))
     train_q = set(q_order[:n_train].tolist())
     train_idx = np.array([i for i, q in enumerate(owner) if q in train_q])
     val_idx = np.array([i for i, q in enumerate(owner) if q not in train_q])
     splits = _iti_splits(probe_items, owner, train_idx, val_idx, eval_ids)
-    res = fit_iti(acts, np.array(labels), train_idx, val_idx, iti.top_k, iti.seed)
-    heads = [(int(h[0]), int(h[1])) for h in res.heads]
-    y_tr = np.array(labels)[train_idx]
-    a_tr = acts[train_idx]
+    key = {"model": lm.fingerprint, "sequences": fingerprint([seqs, pos, labels]), "train": train_idx.tolist(),
+           "top_k": iti.top_k, "seed": iti.seed, "code": ITI_CODE_VERSION}
+    fit = _cached(store, "iti_fit", key, lambda: _fit_iti_arrays(lm, seqs, pos, labels, train_idx, val_idx,
+                                                                 iti.top_k, iti.seed))
+    heads = [(int(h[0]), int(h[1])) for h in fit["heads"]]
+    val_accuracy, directions, sigmas, own = fit["val_accuracy"], fit["directions"], fit["sigmas"], fit["own"]
 
     def own_direction(layer: int, head: int) -> np.ndarray:
-        d = a_tr[y_tr == 1, layer, head].mean(0) - a_tr[y_tr == 0, layer, head].mean(0)
-        return d / max(float(np.linalg.norm(d)), 1e-12)
+        return np.asarray(own[layer, head])
 
     def edit(hs: list[tuple[int, int]], dirs: np.ndarray, sig: np.ndarray, name: str) -> Edit:
-        return Edit("iti", {"heads": [list(h) for h in hs], "set": name, "scope": iti.scope, "first_n": iti.first_n},
+        # the probe fit's key is in the units, so outcomes cached under one fit are never reused for another
+        units = {"heads": [list(h) for h in hs], "set": name, "scope": iti.scope, "first_n": iti.first_n,
+                 "fit": fingerprint(key)}
+        return Edit("iti", units,
                     lambda a: iti_shift(lm, hs, dirs, sig, a, scope=iti.scope, first_n=iti.first_n), 0.0)
 
     def control(seed: int) -> Edit:
@@ -180,14 +189,33 @@ def _iti(spec: ClaimSpec, lm: Any, items: list[Any]) -> Treatment:
         if moved:
             info.setdefault("control_heads_moved_to_nearest_layer", {})[seed] = moved
         dirs = np.stack([own_direction(layer, h) for layer, h in hs])
-        return edit(hs, dirs, np.asarray(res.sigmas), f"random-{seed}")
+        return edit(hs, dirs, np.asarray(sigmas), f"random-{seed}")
 
     info: dict[str, Any] = {"n_units": len(heads), "units": [list(h) for h in heads],
-            "val_accuracy_top": [round(float(res.val_accuracy[h]), 4) for h in heads],
-            "sigmas": [round(float(s), 4) for s in res.sigmas], "n_probe_questions": len(probe_items),
+            "val_accuracy_top": [round(float(val_accuracy[h]), 4) for h in heads],
+            "sigmas": [round(float(s), 4) for s in sigmas], "n_probe_questions": len(probe_items),
             "n_probe_sequences": len(seqs), "n_eval_questions": len(eval_ids), "splits": splits}
-    return Treatment(edit(heads, np.asarray(res.directions), np.asarray(res.sigmas), "top-k"), control, info,
+    return Treatment(edit(heads, np.asarray(directions), np.asarray(sigmas), "top-k"), control, info,
                      eval_ids if same else None)
+
+
+def _cached(store: Any, stage: str, key: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:
+    return compute() if store is None else store.get_or_compute_npz(stage, key, compute)
+
+
+def _fit_iti_arrays(lm: Any, seqs: list[list[int]], pos: list[int], labels: list[int], train_idx: np.ndarray,
+                    val_idx: np.ndarray, top_k: int, seed: int) -> dict[str, np.ndarray]:
+    """Head activations at the probe positions, per-head probes, the top-K heads and every head's unit
+    mass-mean direction on the training rows (random-head controls shift along their own)."""
+    from harness.interventions import capture_heads, fit_iti
+
+    acts = capture_heads(lm, seqs, pos, batch_size=16)  # [n, layers, heads, head_dim]
+    res = fit_iti(acts, np.array(labels), train_idx, val_idx, top_k, seed)
+    y_tr, a_tr = np.array(labels)[train_idx], acts[train_idx]
+    own = a_tr[y_tr == 1].mean(0) - a_tr[y_tr == 0].mean(0)  # [layers, heads, head_dim]
+    own = own / np.maximum(np.linalg.norm(own, axis=-1, keepdims=True), 1e-12)
+    return {"val_accuracy": np.asarray(res.val_accuracy), "heads": np.asarray(res.heads, dtype=np.int64),
+            "directions": np.asarray(res.directions), "sigmas": np.asarray(res.sigmas), "own": own}
 
 
 def _iti_splits(probe_items: list[Any], owner: list[int], train_idx: np.ndarray, val_idx: np.ndarray,

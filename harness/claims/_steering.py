@@ -82,7 +82,7 @@ def intervention_evidence(spec: ClaimSpec, session: Any, lm: Any, det: Any,
     t = time.time()
     qa_items = det.items if det is not None else load_items(spec.data)
     items = load_benchmark(spec.benchmark, qa_items=qa_items)
-    treat: Treatment = build_treatment(spec, lm, det, items)
+    treat: Treatment = build_treatment(spec, lm, det, items, store=session.store)
     if treat.eval_ids is not None:
         items = [it for it in items if str(it.id) in treat.eval_ids]
     ev = Evaluator(lm, spec.benchmark, items, spec.model.prompt_style)

@@ -50,6 +50,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gpu: the claim's model is meant for a CUDA GPU")
 
 
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadgroup``, schedule claims by model (see ``_xdist``: xdist's own grouping is broken
+    on pytest 9.2)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from harness.claims._xdist import ModelGroupScheduling
+
+    return ModelGroupScheduling(config, log)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     dirs = parent.config.getini("harness_claim_dirs")
     if file_path.suffix in (".yaml", ".yml") and file_path.parent.name in dirs:

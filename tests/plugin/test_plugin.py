@@ -108,9 +108,12 @@ def test_gpu_claim_is_skipped_with_reason(pytester):
 def test_xdist_runs_claims(pytester, tiny_qa):
     files = {f"probe_{i}": GOOD % {"data": tiny_qa} for i in range(2)}
     _claims(pytester, files)
-    res = pytester.runpytest_subprocess("claims", "-n", "2", "--dist", "loadgroup",
+    res = pytester.runpytest_subprocess("claims", "-n", "2", "--dist", "loadgroup", "-v",
                                         f"--claims-results={pytester.path / 'results'}",
                                         f"--claims-store={pytester.path / 'store'}")
+    # claims on one model run on one worker, which loads it once (despite pytest-xdist#1386)
+    workers = {line.split("]")[0] for line in res.stdout.lines if "probe_" in line and line.startswith("[gw")}
+    assert len(workers) == 1, res.stdout.str()
     names = sorted(p.name for p in (pytester.path / "results").iterdir())
     assert [n for n in names if not n.startswith("_")] == ["probe_0.json", "probe_0.rows.jsonl", "probe_1.json",
                                                            "probe_1.rows.jsonl"]
