@@ -59,6 +59,22 @@ def test_baseline_gate_regression_and_stale(pytester, tiny_qa):
     assert res.ret == 0 and "STALE" in out and "spec_hash changed" in out
 
 
+def test_a_flipped_ledger_verdict_fails_the_gate_with_a_readable_message(pytester, tiny_qa):
+    claims = pytester.mkdir("claims")
+    strict = (CLAIM % {"data": tiny_qa, "n": 300}).replace("threshold: 0.0", "threshold: 0.999")
+    (claims / "tiny_probe.yaml").write_text(strict)  # an AUROC above 0.999 on a random model: not SUPPORTED
+    res, _ = _run(pytester, "--claims-update-baseline")
+    ledger = pytester.path / "ledger.json"
+    base = json.loads(ledger.read_text())["claims"][0]
+    assert base["verdict"] in ("REFUTED", "INCONCLUSIVE")
+    res, out = _run(pytester, "--claims-gate", "--claims-replay")  # from the stored rows: no model needed
+    assert res.ret == 0 and "matches its baseline" in out
+    ledger.write_text(json.dumps({"version": 1, "claims": [{**base, "verdict": "SUPPORTED"}]}))
+    res, out = _run(pytester, "--claims-gate", "--claims-replay")
+    assert res.ret == 10
+    assert f"REGRESSION tiny_probe: verdict regressed from SUPPORTED to {base['verdict']} (estimate" in out
+
+
 def test_gate_exit_code_for_an_infrastructure_error(pytester, tmp_path):
     claims = pytester.mkdir("claims")
     (claims / "broken.yaml").write_text(CLAIM % {"data": tmp_path / "missing.jsonl", "n": 300})
