@@ -4,6 +4,7 @@ dose-response slopes against controls, permutation, McNemar, equivalence, power 
 numpy/scipy only; every estimator returns an `Interval` and raises `StatsError` on too little data.
 """
 
+from harness.stats._agreement import cluster_bootstrap_ci, cohen_kappa, judge_validation, kappa_ci
 from harness.stats._auroc import auroc, auroc_from_classes
 from harness.stats._binomial import wilson_interval
 from harness.stats._bootstrap import BootstrapMethod, bootstrap_ci, mean_ci, paired_difference_ci
@@ -47,6 +48,8 @@ __all__ = [
     "auroc_equivalence",
     "auroc_from_classes",
     "bootstrap_ci",
+    "cluster_bootstrap_ci",
+    "cohen_kappa",
     "delta_ci",
     "dose_slope",
     "dose_slope_ci",
@@ -55,6 +58,8 @@ __all__ = [
     "holm_reject",
     "is_underpowered",
     "item_slopes",
+    "judge_validation",
+    "kappa_ci",
     "mcnemar_exact",
     "mde_for_slope",
     "mde_proportion",
