@@ -21,3 +21,11 @@ class ModelLoadError(HarnessError):
 
 class StatsError(HarnessError):
     """A statistic cannot be computed honestly (too little data, one class, NaN)."""
+
+
+class JudgeError(HarnessError):
+    """An LLM judge could not grade an item: names the endpoint, rubric, item, last error and the fix."""
+
+
+class JudgeVersionError(HarnessError):
+    """Records graded by different judges (or judge versions) were about to be pooled."""
