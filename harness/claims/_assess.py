@@ -62,16 +62,52 @@ def assess(spec: ClaimSpec, ev: Evidence) -> Assessment:
         DataError: the rows lack a condition or alpha the claim needs, or arms are unpaired.
     """
     _check_single_judge(ev)
+    if spec.estimand.kind == "judged_accuracy_difference":
+        return _assess_judged(spec, ev)
     if spec.intervention is not None:
         return _assess_intervention(spec, ev)
     return _assess_detection(spec, ev)
 
 
+def _assess_judged(spec: ClaimSpec, ev: Evidence) -> Assessment:
+    """Accuracy under one judge minus another on the same answers, with every judge's accuracy, pairwise
+    Cohen's kappa and exact McNemar beside it."""
+    from harness.errors import StatsError
+    from harness.stats import kappa_ci, mcnemar_exact, mean_ci, paired_difference_ci
+
+    est = spec.estimand
+    assert est.kind == "judged_accuracy_difference"
+    ids, _, _ = ev.column(f"judge/{est.baseline}")
+    cols = [paired_column(ev, f"judge/{k}", ids)[0] for k in range(len(spec.judges))]
+    tags = [next(r.get("judge", "") for r in ev.rows if r["condition"] == f"judge/{k}") for k in range(len(cols))]
+    kw = _iv_kwargs(spec)
+    iv = paired_difference_ci(cols[est.judge] * est.scale, cols[est.baseline] * est.scale, **kw)
+    panel = [{"judge": tags[k], "accuracy": _out(mean_ci(c * est.scale, **kw)).model_dump()}
+             for k, c in enumerate(cols)]
+    pairs = []
+    for a in range(len(cols)):
+        for b in range(a + 1, len(cols)):
+            try:
+                kappa: Any = _out(kappa_ci(cols[a].tolist(), cols[b].tolist(), seed=spec.interval.seed,
+                                           n_resamples=spec.interval.n_resamples, level=spec.interval.level)
+                                  ).model_dump()
+            except StatsError as exc:
+                kappa = f"undefined ({exc})"
+            pairs.append({"judges": [a, b], "kappa": kappa, "n_disagree": int((cols[a] != cols[b]).sum()),
+                          "mcnemar": mcnemar_exact(cols[a] > 0.5, cols[b] > 0.5).to_dict()})
+    mc = mcnemar_exact(cols[est.baseline] > 0.5, cols[est.judge] > 0.5)
+    details = {"n_items": len(ids), "panel": panel, "pairs": pairs}
+    iv_out = _out(iv)
+    verdict, reason, rule = apply_rule(spec.pass_rule, iv_out.low, iv_out.high)
+    return Assessment(verdict, reason, rule, iv_out, [], details, mc.p_value, "exact McNemar, judge vs baseline")
+
+
 def _check_single_judge(ev: Evidence) -> None:
     judges: dict[str, set[str]] = {}
-    for r in ev.rows:
+    for r in ev.rows:  # one arm, one judge; the arms of a panel (judge/<i>) differ by design
         if "judge" in r:
-            judges.setdefault(r["condition"].split("/")[0], set()).add(r["judge"])
+            arm = r["condition"] if r["condition"].startswith("judge/") else r["condition"].split("/")[0]
+            judges.setdefault(arm, set()).add(r["judge"])
     for arm, versions in judges.items():
         if len(versions) > 1:
             raise DataError(f"{ev.source}: rows of {arm!r} mix judge versions {sorted(versions)}; one estimand "

@@ -95,6 +95,10 @@ def stage_versions(spec: ClaimSpec) -> dict[str, str]:
     out = {"rows": f"rows-v{ROWS_VERSION}", "assess": ASSESS_VERSION}
     if spec.replay is not None:
         return out
+    if spec.estimand.kind == "judged_accuracy_difference":
+        from harness.judges import TieredAliasJudge
+
+        return dict(sorted({**out, "generate": CODE_VERSIONS["generate"], "judge": TieredAliasJudge().tag}.items()))
     iti = spec.intervention is not None and spec.intervention.kind == "iti"
     if not iti:
         out.update({"generate": CODE_VERSIONS["generate"], "fit": CODE_VERSIONS["fit"]})
@@ -157,7 +161,13 @@ def _compute(claim_id: str, spec: ClaimSpec, session: Session,
     t0 = time.time()
     lm = session.model(spec.model)
     timings["model_load_s"] = round(time.time() - t0, 2)
-    if spec.intervention is not None:
+    if spec.estimand.kind == "judged_accuracy_difference":
+        from harness.claims._judged import judged_evidence
+
+        t = time.time()
+        evidence, live, fps = judged_evidence(spec, session, lm)
+        timings["judges_s"] = round(time.time() - t, 2)
+    elif spec.intervention is not None:
         from harness.claims._steering import intervention_evidence
 
         # ITI fits its own head probes on benchmark items: it needs no H-neuron detection run

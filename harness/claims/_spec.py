@@ -202,13 +202,51 @@ class AurocDifferenceEstimand(_Spec):
     """Features of the detector compared against (e.g. kind cett for H-neurons)."""
 
 
+class AdjudicatorSpec(_Spec):
+    """An LLM judge for the answers a deterministic judge cannot decide (hedged or guarded matches)."""
+
+    rubric: Literal["simpleqa_grade"] = "simpleqa_grade"
+    endpoint: Literal["loopback", "env"] = "loopback"
+    """loopback: the harness serves the claim's own model on 127.0.0.1 (offline; exercises the whole HTTP
+    path); env: HARNESS_JUDGE_BASE_URL / _MODEL / _API_KEY (never from a claim file)."""
+
+
+class JudgeSpec(_Spec):
+    """One judge of a claim's panel."""
+
+    kind: Literal["alias", "tiered_alias"]
+    """alias: whole-word alias match (the detection pipeline's labels); tiered_alias: exact, refusal, hedge,
+    simplified-alias, numeric and guarded-containment tiers."""
+    adjudicator: AdjudicatorSpec | None = None
+    """tiered_alias only: send 'adjudicate' answers to this LLM judge (else they count as not correct)."""
+
+    @model_validator(mode="after")
+    def _adjudicator_needs_tiers(self) -> JudgeSpec:
+        if self.adjudicator is not None and self.kind != "tiered_alias":
+            raise ValueError("judges: an adjudicator only reads the 'adjudicate' answers of kind tiered_alias")
+        return self
+
+
+class JudgedAccuracyDifferenceEstimand(_Spec):
+    """Greedy QA accuracy under panel judge ``judge`` minus under judge ``baseline`` (indices into
+    ``judges``), on the same answers; paired bootstrap over questions. Every judge's accuracy, pairwise
+    Cohen's kappa and McNemar are reported beside it."""
+
+    kind: Literal["judged_accuracy_difference"]
+    judge: int = Field(ge=0)
+    baseline: int = Field(default=0, ge=0)
+    scale: float = 100.0
+    """100 reports percentage points."""
+
+
 DETECTION_ESTIMANDS = {"detector_auroc", "detector_accuracy", "detector_auroc_minus_length", "shuffled_label_auroc",
                        "h_neuron_percent", "detector_auroc_difference"}
 INTERVENTION_ESTIMANDS = {"dose_slope", "delta", "slope_minus_control"}
 
 Estimand = Annotated[
     DetectorAurocEstimand | DetectorAccuracyEstimand | AurocOverLengthEstimand | ShuffledAurocEstimand
-    | SparsityEstimand | AurocDifferenceEstimand | DoseSlopeEstimand | DeltaEstimand | SlopeMinusControlEstimand,
+    | SparsityEstimand | AurocDifferenceEstimand | DoseSlopeEstimand | DeltaEstimand | SlopeMinusControlEstimand
+    | JudgedAccuracyDifferenceEstimand,
     Field(discriminator="kind"),
 ]
 
@@ -311,6 +349,8 @@ class ClaimSpec(_Spec):
     """Numbers a paper reported for this claim (e.g. estimate, low, high), shown beside the measurement."""
     replay: ReplaySpec | None = None
     """Re-assert the claim from a row-level file made elsewhere (e.g. a GPU run of a bigger model)."""
+    judges: tuple[JudgeSpec, ...] = ()
+    """A panel of judges grading the same greedy answers (estimand judged_accuracy_difference)."""
 
     @model_validator(mode="after")
     def _readouts_are_not_causal(self) -> ClaimSpec:
@@ -336,7 +376,25 @@ class ClaimSpec(_Spec):
                              "and two-way only with it")
         return self
 
+    def _check_judges(self) -> None:
+        est = self.estimand
+        if est.kind != "judged_accuracy_difference":
+            if self.judges:
+                raise ValueError("judges: is read by estimand judged_accuracy_difference only")
+            return
+        if len(self.judges) < 2:
+            raise ValueError("estimand judged_accuracy_difference compares two judges: list at least 2 in judges:")
+        for name in ("judge", "baseline"):
+            if getattr(est, name) >= len(self.judges):
+                raise ValueError(f"estimand.{name} = {getattr(est, name)} but judges: has {len(self.judges)} "
+                                 f"entries (indices 0..{len(self.judges) - 1})")
+        if est.judge == est.baseline:
+            raise ValueError("estimand.judge and estimand.baseline name the same judge")
+        if self.interval.method not in ("bca", "percentile"):
+            raise ValueError("judged_accuracy_difference uses interval.method bca or percentile")
+
     def _check_intervention(self) -> None:
+        self._check_judges()
         est = self.estimand.kind
         if self.intervention is None:
             for name in ("benchmark", "externalities", "power"):
