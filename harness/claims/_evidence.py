@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +232,3 @@ def _check_row(obj: dict[str, Any], source: str, n: int) -> dict[str, Any]:
     if "judge" in obj:
         row["judge"] = str(obj["judge"])
     return row
-
-
-def count_by_condition(ev: Evidence) -> dict[str, int]:
-    return dict(Counter(r["condition"] for r in ev.rows))

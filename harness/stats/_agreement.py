@@ -90,7 +90,10 @@ def cluster_bootstrap_ci(statistic: Callable[[np.ndarray], float], n_rows: int, 
         raise StatsError(f"{what}: undefined on the data")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(groups), size=(n_resamples, len(groups)))
-    values = np.array([statistic(np.concatenate([groups[g] for g in row])) for row in draws], dtype=np.float64)
+    if clusters is None:  # one row per cluster: a draw of clusters is a draw of rows
+        values = np.array([statistic(row) for row in draws], dtype=np.float64)
+    else:
+        values = np.array([statistic(np.concatenate([groups[g] for g in row])) for row in draws], dtype=np.float64)
     ok = np.isfinite(values)
     n_bad = int((~ok).sum())
     if n_bad > _MAX_UNDEFINED * n_resamples:
