@@ -12,6 +12,7 @@ from harness.benchmarks._heldout import (
     load_heldout_text,
 )
 from harness.benchmarks._jailbreakbench import JBB_BEHAVIORS_SAMPLE_PATH, load_jailbreakbench
+from harness.benchmarks._judge_gold import EMBEDDED_JUDGE_GOLD_PATH, GOLD_LABELS, GoldAnswer, load_judge_gold
 from harness.benchmarks._mc import LETTERS, Behavior, FalsePremiseItem, MCItem, SimpleQAItem
 from harness.benchmarks._qa import EMBEDDED_QA_PATH, QAItem, load_embedded_qa, load_qa_jsonl
 from harness.benchmarks._simpleqa import SIMPLEQA_VERIFIED_SAMPLE_PATH, load_simpleqa_verified
@@ -29,13 +30,16 @@ __all__ = [
     "EMBEDDED_COUNTERFACTUAL_PATH",
     "EMBEDDED_FALSEQA_PATH",
     "EMBEDDED_HELDOUT_TEXT_PATH",
+    "EMBEDDED_JUDGE_GOLD_PATH",
     "EMBEDDED_QA_PATH",
     "EMBEDDED_TRUTHFULQA_PATH",
+    "GOLD_LABELS",
     "JBB_BEHAVIORS_SAMPLE_PATH",
     "LETTERS",
     "SIMPLEQA_VERIFIED_SAMPLE_PATH",
     "Behavior",
     "FalsePremiseItem",
+    "GoldAnswer",
     "MCItem",
     "QAItem",
     "SimpleQAItem",
@@ -48,6 +52,7 @@ __all__ = [
     "load_falseqa",
     "load_heldout_text",
     "load_jailbreakbench",
+    "load_judge_gold",
     "load_qa_jsonl",
     "load_simpleqa_verified",
     "load_triviaqa",
