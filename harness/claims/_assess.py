@@ -32,6 +32,9 @@ class Assessment:
     details: dict[str, Any] = field(default_factory=dict)
     p_value: float | None = None
     p_method: str = ""
+    per_item: tuple[list[str], np.ndarray] | None = None
+    """Intervention claims: item ids and the per-item values the estimand averages (not recorded; a judge
+    panel compares judges on them)."""
 
 
 def _out(iv: Any) -> IntervalOut:
@@ -64,9 +67,53 @@ def assess(spec: ClaimSpec, ev: Evidence) -> Assessment:
     _check_single_judge(ev)
     if spec.estimand.kind == "judged_accuracy_difference":
         return _assess_judged(spec, ev)
+    if spec.estimand.kind == "judge_validation":
+        return _assess_judge_validation(spec, ev)
     if spec.intervention is not None:
+        if spec.judges:
+            from harness.claims._assess_panel import assess_panel
+
+            return assess_panel(spec, ev)
         return _assess_intervention(spec, ev)
     return _assess_detection(spec, ev)
+
+
+def _assess_judge_validation(spec: ClaimSpec, ev: Evidence) -> Assessment:
+    """Every judge's accuracy, precision and recall against the gold labels (question-clustered bootstrap);
+    the pass rule reads ``estimand.metric`` of ``estimand.judge``. Refuses rows a judge was calibrated on."""
+    from harness.claims._detection import repo_path
+    from harness.claims._splits import check_disjoint, manifest, read_manifest
+    from harness.stats import judge_validation
+
+    est = spec.estimand
+    assert est.kind == "judge_validation"
+    ids, _, gold = ev.column(f"judge/{est.judge}")
+    if gold is None:
+        raise DataError(f"{ev.source}: judge rows need the gold call as 'label' (1 = correct). Fix: add it.")
+    clusters = ev.clusters(f"judge/{est.judge}")
+    if est.calibration is not None:  # also on replay: a row file made elsewhere may hold calibration rows
+        check_disjoint(read_manifest(repo_path(est.calibration)), manifest("validation rows", ids))
+    panel = []
+    headline = None
+    for k in range(len(spec.judges)):
+        pred, labels = paired_column(ev, f"judge/{k}", ids)
+        if labels is None or not np.array_equal(labels, gold):
+            raise DataError(f"{ev.source}: judge/{k} rows carry other gold labels than judge/{est.judge}. Fix: "
+                            "label every judge's rows from the same gold file.")
+        tag = next(r.get("judge", "") for r in ev.rows if r["condition"] == f"judge/{k}")
+        ivs = judge_validation((pred > 0.5).astype(int).tolist(), gold.tolist(), positive=1, clusters=clusters,
+                               level=spec.interval.level, n_resamples=spec.interval.n_resamples,
+                               seed=spec.interval.seed)
+        outs = {m: _out(iv) for m, iv in ivs.items()}
+        panel.append({"judge": tag, **{m: o.model_dump() for m, o in outs.items()},
+                      "called_correct": int((pred > 0.5).sum())})
+        if k == est.judge:
+            headline = outs[est.metric]
+    assert headline is not None
+    details = {"n_rows": len(ids), "n_questions": len(set(clusters)) if clusters else len(ids),
+               "gold_correct": int(gold.sum()), "metric": est.metric, "panel": panel}
+    verdict, reason, rule = apply_rule(spec.pass_rule, headline.low, headline.high)
+    return Assessment(verdict, reason, rule, headline, [], details)
 
 
 def _assess_judged(spec: ClaimSpec, ev: Evidence) -> Assessment:
@@ -177,7 +224,7 @@ def _assess_intervention(spec: ClaimSpec, ev: Evidence) -> Assessment:
         details["mcnemar_noop_vs_max"] = mcnemar_exact(Y[:, alphas.index(noop)] > 0.5, Y[:, top] > 0.5).to_dict()
     iv_out = _out(iv)
     verdict, reason, rule = _intervention_verdict(spec, iv_out, controls, power)
-    return Assessment(verdict, reason, rule, iv_out, controls, details, p_value, p_method)
+    return Assessment(verdict, reason, rule, iv_out, controls, details, p_value, p_method, (ids, per_item))
 
 
 def _externalities(spec: ClaimSpec, ev: Evidence, noop: float) -> list[dict[str, Any]]:

@@ -23,6 +23,11 @@ CODE_VERSIONS = {"generate": "gen-v1", "cett": "cett-v1", "fit": "fit-v1", "sae_
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def repo_path(path: str) -> Path:
+    """A claim file's path field: absolute as given, else relative to the repository root."""
+    return Path(path) if Path(path).is_absolute() else REPO_ROOT / path
+
+
 def load_items(spec: DataSpec) -> list[Any]:
     """The question set named by a data spec (a seeded subset when ``limit`` is set)."""
     from harness.benchmarks import load_embedded_qa, load_qa_jsonl, load_triviaqa

@@ -37,6 +37,8 @@ def load_benchmark(spec: BenchmarkSpec, qa_items: list[Any] | None = None) -> li
     elif spec.kind == "heldout_text":
         texts = B.load_heldout_text(_path(spec.path)) if spec.path else B.load_embedded_heldout_text()
         items = [_Text(f"text-{i}", t) for i, t in enumerate(texts)]
+    elif spec.kind == "jailbreakbench":
+        items = B.load_jailbreakbench(_path(spec.path) if spec.path else B.JBB_BEHAVIORS_SAMPLE_PATH)
     elif spec.path:
         items = B.load_triviaqa(_path(spec.path))
     else:
@@ -94,8 +96,18 @@ class Evaluator:
     def key(self) -> dict[str, Any]:
         from harness.store import fingerprint
 
-        return {"model": self.lm.fingerprint, "benchmark": self.spec.model_dump(exclude={"batch_size"}),
+        bench = self.spec.model_dump(exclude={"batch_size"})
+        if bench.get("max_new_tokens") is None:  # unset: keys stay those of runs made before the field existed
+            bench.pop("max_new_tokens", None)
+        return {"model": self.lm.fingerprint, "benchmark": bench,
                 "items": fingerprint([repr(it) for it in self.items]), "style": self.style, "code": CODE_VERSION}
+
+    @property
+    def generates(self) -> bool:
+        """The metric grades a generated answer (a judge panel can grade it)."""
+        from harness.claims._spec_intervention import GENERATED_METRICS
+
+        return (self.spec.kind, self.spec.metric) in GENERATED_METRICS
 
     def run(self) -> np.ndarray:
         metric = self.spec.metric
@@ -105,6 +117,8 @@ class Evaluator:
             return self._accuracy()
         if metric == "nll":
             return self._nll()
+        if metric == "judged":
+            raise AssertionError("metric judged is graded by the claim's judges (see _steering), not here")
         return self._choice_metric(metric)
 
     def _choices(self, item: Any, metric: str) -> tuple[list[int], list[str]]:
@@ -157,22 +171,31 @@ class Evaluator:
         self.extras = {"parse_failures": failures, "parse_failure_rate": failures / len(self.items)}
         return out
 
-    def _accuracy(self) -> np.ndarray:
+    def answers(self) -> list[str]:
+        """Greedy answers (raw text) of every item under the active edit: QA questions with the few-shot or
+        chat prompt, jailbreak behaviours' goals as the user turn."""
         from harness.generate import build_prompt, generate_batch
-        from harness.judges import alias_match
 
         style: Any = "chat" if self.style == "chat" else "fewshot"
-        prompts = [build_prompt(self.lm.tokenizer, it.question, style).ids for it in self.items]
-        out = np.zeros(len(self.items))
-        empty = 0
+        if self.spec.kind == "jailbreakbench":
+            prompts = [tuple(_prompt(self.lm, self.style, it.goal)) for it in self.items]
+            cap = self.spec.max_new_tokens or 64
+        else:
+            prompts = [build_prompt(self.lm.tokenizer, it.question, style).ids for it in self.items]
+            cap = self.spec.max_new_tokens or 16
+        out: list[str] = []
         bs = self.spec.batch_size
         for b0 in range(0, len(prompts), bs):
-            gens = generate_batch(self.lm, list(prompts[b0:b0 + bs]), max_new_tokens=16, greedy=True)
-            for j, g in enumerate(gens):
-                empty += not g.text.strip()
-                out[b0 + j] = float(alias_match(g.text, self.items[b0 + j].aliases))
-        self.extras = {"empty_answers": empty, "empty_answer_rate": empty / len(self.items)}
+            out += [g.text for g in generate_batch(self.lm, list(prompts[b0:b0 + bs]), max_new_tokens=cap, greedy=True)]
         return out
+
+    def _accuracy(self) -> np.ndarray:
+        from harness.judges import alias_match
+
+        texts = self.answers()
+        empty = sum(not t.strip() for t in texts)
+        self.extras = {"empty_answers": empty, "empty_answer_rate": empty / len(self.items)}
+        return np.array([float(alias_match(t, it.aliases)) for t, it in zip(texts, self.items, strict=True)])
 
     def _nll(self) -> np.ndarray:
         from harness.generate import score_continuations

@@ -10,7 +10,10 @@ line is a row::
 
 ``condition`` names the arm: ``treatment``, ``control/<kind>/<seed>``, ``externality/<benchmark>/<metric>``
 (intervention claims), ``detector``, ``baseline``, ``refit/<seed>``, ``control/shuffled_labels/<seed>``
-(detection claims). ``value`` is the outcome or score, ``label`` the gold class where the estimand needs one.
+(detection claims), ``judge/<i>`` (judged claims), ``judge/<i>/<arm>`` (an intervention arm graded by panel judge
+i). ``value`` is the outcome or score, ``label`` the gold class where the estimand needs one, ``judge`` the
+version tag of the judge that graded the row, ``cluster`` what the row shares with others (the question of
+several answers), which a bootstrap resamples together.
 Pure numpy: the plugin can import this without torch.
 """
 
@@ -29,7 +32,7 @@ from harness.errors import DataError
 
 ROWS_FORMAT = "harness-rows"
 ROWS_VERSION = 1
-_FIELDS = {"id", "condition", "alpha", "value", "label", "judge"}
+_FIELDS = {"id", "condition", "alpha", "value", "label", "judge", "cluster"}
 
 
 @dataclass
@@ -42,11 +45,13 @@ class Evidence:
     """Where the rows came from (a file path, the store key or 'live run'), for error messages."""
 
     def add(self, condition: str, ids: Iterable[str], values: Iterable[float], *, alpha: float | None = None,
-            labels: Iterable[int] | None = None) -> None:
-        """Append one row per item of one condition (and alpha)."""
+            labels: Iterable[int] | None = None, judge: str | None = None,
+            clusters: Iterable[str] | None = None) -> None:
+        """Append one row per item of one condition (and alpha), stamped with the judge's version if any."""
         ids, vals = list(ids), [float(v) for v in values]
         labs = None if labels is None else [int(v) for v in labels]
-        if len(ids) != len(vals) or (labs is not None and len(labs) != len(ids)):
+        clus = None if clusters is None else [str(c) for c in clusters]
+        if len(ids) != len(vals) or any(x is not None and len(x) != len(ids) for x in (labs, clus)):
             raise AssertionError(f"condition {condition}: {len(ids)} ids but {len(vals)} values")
         for k, item_id in enumerate(ids):
             row: dict[str, Any] = {"id": str(item_id), "condition": condition}
@@ -55,7 +60,34 @@ class Evidence:
             row["value"] = vals[k]
             if labs is not None:
                 row["label"] = labs[k]
+            if judge is not None:
+                row["judge"] = judge
+            if clus is not None:
+                row["cluster"] = clus[k]
             self.rows.append(row)
+
+    def clusters(self, condition: str) -> list[str] | None:
+        """Cluster ids of a condition's rows (file order), or None when its rows carry none.
+
+        Raises:
+            DataError: some rows have a cluster and some do not.
+        """
+        rows = self._rows_of(condition)
+        has = ["cluster" in r for r in rows]
+        if any(has) and not all(has):
+            raise DataError(f"{self.source}: condition {condition!r}: some rows have a cluster and some do not. "
+                            "Fix: give every row its cluster (e.g. the question id) or none.")
+        return [r["cluster"] for r in rows] if all(has) else None
+
+    def select(self, prefix: str) -> Evidence:
+        """The rows of conditions under ``prefix`` (e.g. ``judge/1/``) with the prefix removed: one panel
+        judge's arms, for the single-judge assertion code."""
+        rows = [{**r, "condition": r["condition"][len(prefix):]} for r in self.rows
+                if r["condition"].startswith(prefix)]
+        if not rows:
+            raise DataError(f"{self.source}: no rows under {prefix!r} (conditions present: "
+                            f"{', '.join(self.conditions()[:12]) or 'none'}). Fix: write that judge's rows.")
+        return Evidence(rows=rows, header=self.header, source=f"{self.source} [{prefix.rstrip('/')}]")
 
     def conditions(self) -> list[str]:
         return list(dict.fromkeys(r["condition"] for r in self.rows))
@@ -229,6 +261,9 @@ def _check_row(obj: dict[str, Any], source: str, n: int) -> dict[str, Any]:
         if obj["label"] not in (0, 1) or isinstance(obj["label"], float):
             raise DataError(f"{source}:{n}: label must be 0 or 1, got {obj['label']!r}")
         row["label"] = int(obj["label"])
-    if "judge" in obj:
-        row["judge"] = str(obj["judge"])
+    for name in ("judge", "cluster"):
+        if name in obj:
+            if not isinstance(obj[name], str | int) or isinstance(obj[name], bool) or obj[name] == "":
+                raise DataError(f"{source}:{n}: {name} must be a non-empty string, got {obj[name]!r}")
+            row[name] = str(obj[name])
     return row

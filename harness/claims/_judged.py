@@ -7,14 +7,12 @@ rubric, versions, input), so a warm re-run makes no judge call.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 from harness.claims._evidence import Evidence
-from harness.claims._spec import ClaimSpec, JudgeSpec
+from harness.claims._panel import grade
+from harness.claims._spec import ClaimSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +35,14 @@ def judged_evidence(spec: ClaimSpec, session: Any, lm: Any) -> tuple[Evidence, d
                              max_new_tokens=samp.max_new_tokens, greedy=True)
     ids = [str(it.id) for it in items]
     answers = {str(i): g["text"] for i, g in greedy.items()}
+    texts = [answers[i] for i in ids]
     ev = Evidence(rows=[])
     live: dict[str, Any] = {"model": lm.model_id, "n_questions": len(items), "judges": []}
     for k, judge in enumerate(spec.judges):
-        values, tag, info = _grade(judge, items, answers, spec, session, lm)
-        for item_id, v in zip(ids, values, strict=True):
-            ev.rows.append({"id": item_id, "condition": judge_condition(k), "value": v, "judge": tag})
-        live["judges"].append({"index": k, "judge": tag, **info})
+        g = grade(judge, items, texts, session.store, lm)
+        for item_id, v in zip(ids, g.values, strict=True):
+            ev.rows.append({"id": item_id, "condition": judge_condition(k), "value": v, "judge": g.tag})
+        live["judges"].append({"index": k, "judge": g.tag, **g.info})
     est = spec.estimand
     assert est.kind == "judged_accuracy_difference"
     a, b = est.baseline, est.judge
@@ -56,56 +55,59 @@ def judged_evidence(spec: ClaimSpec, session: Any, lm: Any) -> tuple[Evidence, d
     return ev, live, {"questions": data_fingerprint(items)}
 
 
-def _grade(judge: JudgeSpec, items: list[Any], answers: dict[str, str], spec: ClaimSpec, session: Any,
-           lm: Any) -> tuple[list[float], str, dict[str, Any]]:
-    """One judge's 0/1 grades in item order, its version tag and what a reader needs (tier counts, calls)."""
-    from harness.judges import AliasJudge, TieredAliasJudge, alias_match, first_line, tier_counts
+def calibration_split(spec: ClaimSpec, row_ids: list[str]) -> Any:
+    """The locked manifest of gold rows the judges were calibrated on, checked against the gold file, or None.
 
-    if judge.kind == "alias":
-        aj = AliasJudge()
-        return ([float(alias_match(answers[str(it.id)], it.aliases)) for it in items],
-                f"{aj.name}@p{aj.version}/s1", {})
-    tj = TieredAliasJudge()
-    verdicts = tj.judge_many([str(it.id) for it in items], [first_line(answers[str(it.id)]) for it in items],
-                             [list(it.aliases) for it in items])
-    values = [1.0 if v.label == "correct" else 0.0 for v in verdicts]
-    info: dict[str, Any] = {"tiers": tier_counts(verdicts), "labels": dict(Counter(v.label for v in verdicts))}
-    tag = tj.tag
-    todo = [k for k, v in enumerate(verdicts) if v.label == "adjudicate"]
-    if judge.adjudicator is None or not todo:
-        return values, tag, info
-    from harness.judges import LLMJudge
+    Raises:
+        DataError: the manifest is not locked, or names rows the gold file does not have (another file's).
+    """
+    from harness.claims._detection import repo_path
+    from harness.claims._splits import read_manifest
+    from harness.errors import DataError
 
-    with _endpoint(judge, lm) as endpoint:
-        llm = LLMJudge(judge.adjudicator.rubric, endpoint, session.store)
-        try:
-            out = llm.judge_many([{"id": str(items[k].id), "question": items[k].question,
-                                   "gold_target": items[k].aliases[0],
-                                   "predicted_answer": first_line(answers[str(items[k].id)])}
-                                  for k in todo])
-        finally:
-            llm.close()
-    for k, v in zip(todo, out, strict=True):
-        values[k] = 1.0 if v.label == "correct" else 0.0
-    info["adjudicated"] = {"n": len(todo), "labels": dict(Counter(v.label for v in out)),
-                           "judge_model": endpoint.model, "calls": llm.stats.calls,
-                           "cache_hits": llm.stats.cache_hits, "stats": llm.stats.summary()}
-    log.info("adjudicator %s: %s", out[0].tag if out else judge.adjudicator.rubric, llm.stats.summary())
-    return values, f"{tag}+{out[0].tag}:{endpoint.model}" if out else tag, info
+    est = spec.estimand
+    assert est.kind == "judge_validation"
+    if est.calibration is None:
+        return None
+    cal = read_manifest(repo_path(est.calibration))
+    if not cal.locked:
+        raise DataError(f"calibration manifest {est.calibration} is not locked: rows a judge was calibrated on "
+                        "must be sealed. Fix: write it with locked=True (harness.claims._splits.write_manifest).")
+    unknown = sorted(cal.ids - set(row_ids))
+    if unknown:
+        raise DataError(f"calibration manifest {est.calibration} names {len(unknown)} row(s) the gold file "
+                        f"{est.gold} does not have (e.g. {unknown[:3]}): it belongs to another gold file. Fix: "
+                        "point estimand.calibration at this file's manifest.")
+    return cal
 
 
-@contextlib.contextmanager
-def _endpoint(judge: JudgeSpec, lm: Any) -> Iterator[Any]:
-    from harness.judges import JudgeEndpoint, serve_model
-
-    assert judge.adjudicator is not None
-    if judge.adjudicator.endpoint == "env":
-        yield JudgeEndpoint.from_env()
-        return
-    from harness.judges._server import default_model_name
+def gold_evidence(spec: ClaimSpec, session: Any, lm: Any) -> tuple[Evidence, dict[str, Any], dict[str, str]]:
+    """Rows ``judge/<i>`` for every judge on the gold answers outside the calibration split: value = the
+    judge's call (1.0 = correct), label = the gold call, cluster = the question."""
+    from harness.benchmarks import load_judge_gold
+    from harness.claims._detection import repo_path
+    from harness.claims._splits import manifest
     from harness.store import fingerprint
 
-    # the served name carries the weights' fingerprint: the verdict cache is keyed by the judge model's name
-    name = f"{default_model_name(lm)}-{fingerprint(lm.fingerprint)[:12]}"
-    with serve_model(lm, model_name=name) as server:  # the claim's own model, on 127.0.0.1, over real HTTP
-        yield JudgeEndpoint(base_url=server.base_url, model=name, api_key="loopback")
+    est = spec.estimand
+    assert est.kind == "judge_validation"
+    gold = load_judge_gold(repo_path(est.gold))
+    cal = calibration_split(spec, [g.id for g in gold])
+    rows = [g for g in gold if cal is None or g.id not in cal.ids]
+    live: dict[str, Any] = {"model": lm.model_id, "n_gold": len(gold), "n_validation": len(rows), "judges": []}
+    if cal is not None:
+        live["splits"] = {"calibration": cal.summary(),
+                          "validation": manifest("judge_validation", [g.id for g in rows], locked=True).summary()}
+    ev = Evidence(rows=[])
+    ids, labels, clusters = [g.id for g in rows], [g.correct for g in rows], [g.prompt_id for g in rows]
+    calls: list[list[float]] = []
+    for k, judge in enumerate(spec.judges):
+        g = grade(judge, rows, [r.answer for r in rows], session.store, lm)
+        ev.add(judge_condition(k), ids, g.values, labels=labels, judge=g.tag, clusters=clusters)
+        live["judges"].append({"index": k, "judge": g.tag, **g.info})
+        calls.append(g.values)
+    wrong = [{"id": r.id, "question": r.question, "answer": r.answer, "aliases": list(r.aliases[:3]),
+              "gold": r.gold, "judge": v} for r, v in zip(rows, calls[est.judge], strict=True)
+             if (v > 0.5) != bool(r.correct)]
+    live["disagreements_with_gold"] = {"n": len(wrong), "examples": wrong[:12]}
+    return ev, live, {"gold": fingerprint([repr(g) for g in gold])}

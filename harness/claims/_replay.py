@@ -18,8 +18,10 @@ assertion stage reads them, so a replay from the store re-decides a claim after 
 def evidence_key(claim_id: str, spec: ClaimSpec) -> dict[str, Any]:
     from harness.claims._evidence import ROWS_VERSION
 
-    return {"claim": claim_id, "spec": spec.model_dump(mode="json", include=set(_COMPUTE_FIELDS)),
-            "rows": ROWS_VERSION}
+    fields = spec.model_dump(mode="json", include=set(_COMPUTE_FIELDS))
+    if spec.judges:  # who graded the rows (only when there is a panel, so other claims keep their keys)
+        fields["judges"] = [j.model_dump(mode="json", exclude_none=True) for j in spec.judges]
+    return {"claim": claim_id, "spec": fields, "rows": ROWS_VERSION}
 
 
 def save_evidence(store: Any, claim_id: str, spec: ClaimSpec, ev: Evidence) -> None:

@@ -99,6 +99,8 @@ def stage_versions(spec: ClaimSpec) -> dict[str, str]:
         from harness.judges import TieredAliasJudge
 
         return dict(sorted({**out, "generate": CODE_VERSIONS["generate"], "judge": TieredAliasJudge().tag}.items()))
+    if spec.estimand.kind == "judge_validation":
+        return dict(sorted({**out, **_judge_versions(spec)}.items()))
     iti = spec.intervention is not None and spec.intervention.kind == "iti"
     if not iti:
         out.update({"generate": CODE_VERSIONS["generate"], "fit": CODE_VERSIONS["fit"]})
@@ -112,7 +114,14 @@ def stage_versions(spec: ClaimSpec) -> dict[str, str]:
             out.update({"sae_feats": CODE_VERSIONS["sae_feats"], "sae_train": SAE_VERSION})
     if spec.intervention is not None:
         out["eval"] = EVAL_VERSION
+        out.update(_judge_versions(spec))
     return dict(sorted(out.items()))
+
+
+def _judge_versions(spec: ClaimSpec) -> dict[str, str]:
+    from harness.claims._panel import judge_version
+
+    return {f"judge/{k}": judge_version(j) for k, j in enumerate(spec.judges)}
 
 
 def run_claim(claim_id: str, spec: ClaimSpec, session: Session, *, replay: bool = False) -> ClaimResult:
@@ -161,11 +170,12 @@ def _compute(claim_id: str, spec: ClaimSpec, session: Session,
     t0 = time.time()
     lm = session.model(spec.model)
     timings["model_load_s"] = round(time.time() - t0, 2)
-    if spec.estimand.kind == "judged_accuracy_difference":
-        from harness.claims._judged import judged_evidence
+    if spec.estimand.kind in ("judged_accuracy_difference", "judge_validation"):
+        from harness.claims._judged import gold_evidence, judged_evidence
 
         t = time.time()
-        evidence, live, fps = judged_evidence(spec, session, lm)
+        make = judged_evidence if spec.estimand.kind == "judged_accuracy_difference" else gold_evidence
+        evidence, live, fps = make(spec, session, lm)
         timings["judges_s"] = round(time.time() - t, 2)
     elif spec.intervention is not None:
         from harness.claims._steering import intervention_evidence

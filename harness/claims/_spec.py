@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.claims._spec_intervention import (
     CONTROL_FOR,
+    GENERATED_METRICS,
     BenchmarkSpec,
     DeltaEstimand,
     DoseSlopeEstimand,
@@ -211,20 +212,55 @@ class AdjudicatorSpec(_Spec):
     path); env: HARNESS_JUDGE_BASE_URL / _MODEL / _API_KEY (never from a claim file)."""
 
 
+RUBRIC_NAMES = ("simpleqa_grade", "false_premise", "harmful_binary", "strongreject")
+"""The LLM-judge rubrics of ``harness.judges.RUBRICS`` (a unit test keeps the two in step)."""
+QA_RUBRICS = ("simpleqa_grade",)
+BEHAVIOR_RUBRICS = ("harmful_binary", "strongreject")
+
+
 class JudgeSpec(_Spec):
     """One judge of a claim's panel."""
 
-    kind: Literal["alias", "tiered_alias"]
+    kind: Literal["alias", "tiered_alias", "llm", "refusal"]
     """alias: whole-word alias match (the detection pipeline's labels); tiered_alias: exact, refusal, hedge,
-    simplified-alias, numeric and guarded-containment tiers."""
+    simplified-alias, numeric and guarded-containment tiers; llm: an LLM judge with ``rubric`` over
+    ``endpoint``; refusal: refusal patterns (jailbreak responses; 1 = complied, no refusal)."""
     adjudicator: AdjudicatorSpec | None = None
     """tiered_alias only: send 'adjudicate' answers to this LLM judge (else they count as not correct)."""
+    rubric: Literal["simpleqa_grade", "false_premise", "harmful_binary", "strongreject"] | None = None
+    """llm only: the rubric (simpleqa_grade for QA answers; harmful_binary / strongreject for responses to
+    jailbreak behaviours; the value of an item is the rubric's score in [0, 1])."""
+    endpoint: Literal["loopback", "env"] | None = None
+    """llm only (default loopback): loopback serves the claim's own model on 127.0.0.1; env reads
+    HARNESS_JUDGE_BASE_URL / _MODEL / _API_KEY."""
 
     @model_validator(mode="after")
-    def _adjudicator_needs_tiers(self) -> JudgeSpec:
+    def _fields_of_kind(self) -> JudgeSpec:
         if self.adjudicator is not None and self.kind != "tiered_alias":
             raise ValueError("judges: an adjudicator only reads the 'adjudicate' answers of kind tiered_alias")
+        if self.kind == "llm" and self.rubric is None:
+            raise ValueError(f"judges: kind llm needs a rubric (one of {', '.join(RUBRIC_NAMES)})")
+        if self.kind != "llm" and (self.rubric is not None or self.endpoint is not None):
+            raise ValueError(f"judges: rubric and endpoint belong to kind llm, not {self.kind}")
         return self
+
+    @property
+    def reads(self) -> str:
+        """What the judge grades: 'qa' answers against aliases or 'behavior' responses."""
+        if self.kind in ("alias", "tiered_alias") or self.rubric in QA_RUBRICS:
+            return "qa"
+        return "behavior"
+
+
+class PanelSpec(_Spec):
+    """How a claim judged by several judges decides its verdict from the verdict under each judge."""
+
+    require: Literal["every", "not_every"] = "every"
+    """every: SUPPORTED only when the conclusion holds under every judge (REFUTED when any judge refutes it);
+    not_every: the claim states the conclusion depends on the evaluator, SUPPORTED when one judge supports
+    and another refutes it, REFUTED when every judge supports it."""
+    primary: int = Field(default=0, ge=0)
+    """The judge whose interval is the claim's headline interval."""
 
 
 class JudgedAccuracyDifferenceEstimand(_Spec):
@@ -239,6 +275,26 @@ class JudgedAccuracyDifferenceEstimand(_Spec):
     """100 reports percentage points."""
 
 
+class JudgeValidationEstimand(_Spec):
+    """Agreement of panel judge ``judge`` with hand-made gold labels on real answers (1 = correct): accuracy,
+    precision or recall of 'correct', with an interval that resamples questions (a question's answers move
+    together). Rows a judge was calibrated on (a locked manifest) are excluded and may not reappear."""
+
+    kind: Literal["judge_validation"]
+    judge: int = Field(ge=0)
+    """Index into ``judges`` of the judge whose agreement the pass rule reads (every judge is reported)."""
+    metric: Literal["accuracy", "precision", "recall"] = "accuracy"
+    """accuracy: share of rows where the judge's correct / not-correct call equals the gold one; precision:
+    of the rows it calls correct, the share gold-correct; recall: of the gold-correct rows, the share it calls
+    correct."""
+    gold: str
+    """Gold-labelled answers (JSONL: row_id, prompt_id, question, aliases, answer, gold in correct /
+    incorrect / not_attempted), relative to the repository root or absolute."""
+    calibration: str | None = None
+    """Locked split manifest of the gold rows judges were calibrated on (rules, few-shot examples,
+    thresholds): excluded from the validation, which is refused if it shares a row with them."""
+
+
 DETECTION_ESTIMANDS = {"detector_auroc", "detector_accuracy", "detector_auroc_minus_length", "shuffled_label_auroc",
                        "h_neuron_percent", "detector_auroc_difference"}
 INTERVENTION_ESTIMANDS = {"dose_slope", "delta", "slope_minus_control"}
@@ -246,7 +302,7 @@ INTERVENTION_ESTIMANDS = {"dose_slope", "delta", "slope_minus_control"}
 Estimand = Annotated[
     DetectorAurocEstimand | DetectorAccuracyEstimand | AurocOverLengthEstimand | ShuffledAurocEstimand
     | SparsityEstimand | AurocDifferenceEstimand | DoseSlopeEstimand | DeltaEstimand | SlopeMinusControlEstimand
-    | JudgedAccuracyDifferenceEstimand,
+    | JudgedAccuracyDifferenceEstimand | JudgeValidationEstimand,
     Field(discriminator="kind"),
 ]
 
@@ -350,7 +406,11 @@ class ClaimSpec(_Spec):
     replay: ReplaySpec | None = None
     """Re-assert the claim from a row-level file made elsewhere (e.g. a GPU run of a bigger model)."""
     judges: tuple[JudgeSpec, ...] = ()
-    """A panel of judges grading the same greedy answers (estimand judged_accuracy_difference)."""
+    """A panel of judges grading the same generated answers: estimand judged_accuracy_difference, or an
+    intervention claim on a generated metric (qa accuracy, jailbreakbench judged), decided per judge."""
+    panel: PanelSpec | None = None
+    """Intervention claims with several judges: whether the conclusion must hold under every judge (the
+    default) or is stated to depend on the judge."""
 
     @model_validator(mode="after")
     def _readouts_are_not_causal(self) -> ClaimSpec:
@@ -378,20 +438,57 @@ class ClaimSpec(_Spec):
 
     def _check_judges(self) -> None:
         est = self.estimand
-        if est.kind != "judged_accuracy_difference":
-            if self.judges:
-                raise ValueError("judges: is read by estimand judged_accuracy_difference only")
+        if est.kind not in ("judged_accuracy_difference", "judge_validation"):
+            self._check_intervention_panel()
             return
-        if len(self.judges) < 2:
-            raise ValueError("estimand judged_accuracy_difference compares two judges: list at least 2 in judges:")
-        for name in ("judge", "baseline"):
+        if self.panel is not None:
+            raise ValueError(f"panel: is read by intervention claims; {est.kind} compares judges itself")
+        if est.kind == "judge_validation":
+            if not self.judges:
+                raise ValueError("estimand judge_validation grades the gold answers with judges: list them")
+            names: tuple[str, ...] = ("judge",)
+        else:
+            if len(self.judges) < 2:
+                raise ValueError("estimand judged_accuracy_difference compares two judges: list at least 2 in "
+                                 "judges:")
+            names = ("judge", "baseline")
+        for name in names:
             if getattr(est, name) >= len(self.judges):
                 raise ValueError(f"estimand.{name} = {getattr(est, name)} but judges: has {len(self.judges)} "
                                  f"entries (indices 0..{len(self.judges) - 1})")
-        if est.judge == est.baseline:
+        if est.kind == "judged_accuracy_difference" and est.judge == est.baseline:
             raise ValueError("estimand.judge and estimand.baseline name the same judge")
-        if self.interval.method not in ("bca", "percentile"):
-            raise ValueError("judged_accuracy_difference uses interval.method bca or percentile")
+        if any(j.reads != "qa" for j in self.judges):
+            raise ValueError(f"{est.kind} grades QA answers: use alias, tiered_alias or llm with rubric "
+                             "simpleqa_grade")
+        allowed = ("bca", "percentile") if est.kind == "judged_accuracy_difference" else ("percentile",)
+        if self.interval.method not in allowed:
+            raise ValueError(f"{est.kind} uses interval.method {' or '.join(allowed)}"
+                             + (" (a question-clustered bootstrap)" if est.kind == "judge_validation" else ""))
+
+    def _check_intervention_panel(self) -> None:
+        b = self.benchmark
+        generated = b is not None and self.intervention is not None and (b.kind, b.metric) in GENERATED_METRICS
+        if not generated:
+            if self.judges or self.panel is not None:
+                raise ValueError("judges: / panel: are read by estimand judged_accuracy_difference or by an "
+                                 "intervention claim on a generated metric (qa accuracy, jailbreakbench judged)")
+            return
+        assert b is not None
+        if b.metric == "judged" and not self.judges:
+            raise ValueError(f"benchmark {b.kind} metric judged needs judges: (e.g. [{{kind: llm, rubric: "
+                             "harmful_binary}, {kind: refusal}])")
+        want = "behavior" if b.kind == "jailbreakbench" else "qa"
+        wrong = [f"{j.kind}{'/' + j.rubric if j.rubric else ''}" for j in self.judges if j.reads != want]
+        if wrong:
+            raise ValueError(f"judges {wrong} cannot grade benchmark {b.kind}: it needs judges of {want} "
+                             "answers (qa: alias, tiered_alias, llm simpleqa_grade; jailbreakbench: refusal, "
+                             "llm harmful_binary / strongreject)")
+        if self.panel is not None:
+            if len(self.judges) < 2:
+                raise ValueError("panel: decides across several judges: list at least 2 in judges:")
+            if self.panel.primary >= len(self.judges):
+                raise ValueError(f"panel.primary = {self.panel.primary} but judges: has {len(self.judges)} entries")
 
     def _check_intervention(self) -> None:
         self._check_judges()

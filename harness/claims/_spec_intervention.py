@@ -134,27 +134,34 @@ METRICS: dict[str, tuple[str, ...]] = {
     "falseqa": ("answer_logprob",),
     "qa": ("gold_logprob", "accuracy"),
     "heldout_text": ("nll",),
+    "jailbreakbench": ("judged",),
 }
+GENERATED_METRICS = {("qa", "accuracy"), ("jailbreakbench", "judged")}
+"""(benchmark, metric) pairs whose outcome grades a generated answer: a judge panel can grade them."""
 BINARY_METRICS = {"target_choice", "compliance", "mc1", "accuracy"}
 
 
 class BenchmarkSpec(_Spec):
     """Items an intervention is measured on, and the per-item outcome."""
 
-    kind: Literal["counterfactual", "truthfulqa", "falseqa", "qa", "heldout_text"]
+    kind: Literal["counterfactual", "truthfulqa", "falseqa", "qa", "heldout_text", "jailbreakbench"]
     """counterfactual: FaithEval-style context MC; truthfulqa: official CSV; falseqa: CSV; qa: the claim's QA
-    set (or a TriviaQA / QA JSONL path); heldout_text: paragraphs for perplexity."""
+    set (or a TriviaQA / QA JSONL path); heldout_text: paragraphs for perplexity; jailbreakbench:
+    JBB-Behaviors CSV (the embedded sample is ten benign behaviours)."""
     path: str | None = None
     """Local file in the benchmark's published format; None uses the project's embedded set."""
     metric: str
     """Per-item outcome. counterfactual: target_margin (log P(context's answer) - log P(real answer)),
     target_logprob, target_choice (context's option has the highest log-likelihood), compliance (generated MC
     letter picks the context's option; parse failures counted); truthfulqa: mc1, mc2, best_margin; falseqa:
-    answer_logprob; qa: gold_logprob (log P(first alias)), accuracy (greedy answer, alias judge);
-    heldout_text: nll (mean negative log-likelihood per token)."""
+    answer_logprob; qa: gold_logprob (log P(first alias)), accuracy (greedy answer, alias judge, or each judge
+    of the claim's panel); heldout_text: nll (mean negative log-likelihood per token); jailbreakbench: judged
+    (greedy response to the behaviour's goal, scored by each judge of the claim's panel)."""
     limit: int | None = Field(default=None, ge=10)
     subset_seed: int = 0
     batch_size: int = Field(default=16, ge=1)
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    """Generated metrics: answer length cap (default 16 for qa accuracy, 64 for jailbreakbench)."""
 
     @model_validator(mode="after")
     def _metric_known(self) -> BenchmarkSpec:
@@ -179,6 +186,13 @@ class ExternalitySpec(_Spec):
     benchmark: BenchmarkSpec
     alphas: tuple[float, ...] | None = None
     """Alphas to measure at (always with the no-op); None: the no-op and the grid's largest alpha."""
+
+    @model_validator(mode="after")
+    def _not_judged(self) -> ExternalitySpec:
+        if self.benchmark.metric == "judged":
+            raise ValueError(f"externalities: metric judged needs the claim's judge panel; measure the cost of "
+                             f"{self.benchmark.kind} as the claim's own benchmark instead")
+        return self
 
 
 class RandomNeuronsControl(_Spec):

@@ -24,11 +24,7 @@ log = logging.getLogger(__name__)
 def _outcomes(store: Any, ev: Evaluator, edit: Edit, alpha: float) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-item outcomes of one condition (cached). At the edit's identity alpha no hook is registered, so
     that condition is shared by the treatment and every control."""
-    from harness.store import fingerprint
-
-    clean = edit.identity_at is not None and alpha == edit.identity_at
-    key = {**ev.key(), "edit": "none" if clean else edit.kind,
-           "units": "none" if clean else fingerprint(edit.units), "alpha": None if clean else alpha}
+    clean, key = _condition_key(ev, edit, alpha)
 
     def compute() -> dict[str, Any]:
         t = time.time()
@@ -45,6 +41,71 @@ def _outcomes(store: Any, ev: Evaluator, edit: Edit, alpha: float) -> tuple[np.n
     if rec["ids"] != ev.ids:
         raise AssertionError("cached outcomes are for different items; the comparison would be unpaired")
     return np.asarray(rec["y"], dtype=np.float64), rec.get("extras", {})
+
+
+def _condition_key(ev: Evaluator, edit: Edit, alpha: float) -> tuple[bool, dict[str, Any]]:
+    from harness.store import fingerprint
+
+    clean = edit.identity_at is not None and alpha == edit.identity_at
+    return clean, {**ev.key(), "edit": "none" if clean else edit.kind,
+                   "units": "none" if clean else fingerprint(edit.units), "alpha": None if clean else alpha}
+
+
+def _answers(store: Any, ev: Evaluator, edit: Edit, alpha: float) -> list[str]:
+    """Generated answers of one condition (cached, so every judge of a panel, now or later, grades the same
+    texts and a re-run generates nothing)."""
+    clean, key = _condition_key(ev, edit, alpha)
+
+    def compute() -> dict[str, Any]:
+        t = time.time()
+        if clean:
+            texts = ev.answers()
+        else:
+            with edit.make(alpha):
+                texts = ev.answers()
+        log.info("%s answers %s alpha=%s: %d texts (%.1f s)", ev.spec.kind, "clean" if clean else edit.kind, alpha,
+                 len(texts), time.time() - t)
+        return {"ids": ev.ids, "texts": texts}
+
+    rec = store.get_or_compute_json("answers", key, compute)
+    if rec["ids"] != ev.ids:
+        raise AssertionError("cached answers are for different items; the comparison would be unpaired")
+    return list(rec["texts"])
+
+
+def _panel_rows(spec: ClaimSpec, session: Any, lm: Any, ev: Evaluator, evidence: Evidence,
+                arms: list[tuple[str, Edit]], alphas: tuple[float, ...]) -> dict[str, Any]:
+    """Every arm's answers at every alpha, graded by every judge of the claim's panel, as rows
+    ``judge/<k>/<arm>``. Each judge grades all answers in one call (an LLM judge's requests run concurrently
+    and are cached), so a warm re-run makes no judge call."""
+    from harness.claims._assess_panel import panel_condition
+    from harness.claims._panel import grade
+
+    cells = [(arm, a, _answers(session.store, ev, edit, a)) for arm, edit in arms for a in alphas]
+    texts = [t for _, _, ts in cells for t in ts]
+    items = ev.items * len(cells)
+    info: dict[str, Any] = {"n_answers": len(texts), "judges": []}
+    graded = []
+    for k, judge in enumerate(spec.judges):
+        g = grade(judge, items, texts, session.store, lm)
+        n = len(ev.items)
+        for c, (arm, a, _) in enumerate(cells):
+            evidence.add(panel_condition(k, arm), ev.ids, g.values[c * n:(c + 1) * n], alpha=a, judge=g.tag)
+        info["judges"].append({"index": k, "judge": g.tag, **g.info})
+        graded.append(g.values)
+    # answers the judges disagree on (treatment arm first), so a reader can see what each judge did
+    n = len(ev.items)
+    flips: list[dict[str, Any]] = []
+    for c, (arm, a, ts) in enumerate(cells):
+        for j, t in enumerate(ts):
+            calls = [v[c * n + j] for v in graded]
+            if len({v > 0.5 for v in calls}) > 1 and len(flips) < 12:
+                it = ev.items[j]
+                flips.append({"id": str(it.id), "arm": arm, "alpha": a, "answer": t.strip()[:300],
+                              "question": getattr(it, "question", getattr(it, "goal", "")),
+                              "aliases": list(getattr(it, "aliases", ())[:3]), "calls": calls})
+    info["disagreements"] = flips
+    return info
 
 
 def _dose(store: Any, ev: Evaluator, edit: Edit, alphas: tuple[float, ...]) -> tuple[np.ndarray, list[Any]]:
@@ -89,20 +150,27 @@ def intervention_evidence(spec: ClaimSpec, session: Any, lm: Any, det: Any,
     alphas = spec.intervention.alphas
     timings["edit_setup_s"] = round(time.time() - t, 2)
     evidence = Evidence(rows=[])
-    t = time.time()
-    Y, extras = _dose(session.store, ev, treat.edit, alphas)
-    _add_arm(evidence, treatment_condition(), ev.ids, alphas, Y)
-    timings["treatment_s"] = round(time.time() - t, 2)
-    t = time.time()
-    for control in spec.controls:
-        for seed in range(control.seeds):
-            Cs, _ = _dose(session.store, ev, treat.control(seed), alphas)
-            _add_arm(evidence, control_condition(control.kind, seed), ev.ids, alphas, Cs)
-    timings["controls_s"] = round(time.time() - t, 2)
     live: dict[str, Any] = {"model": lm.model_id, "intervention": spec.intervention.kind, **treat.info}
-    side = {str(a): e for a, e in zip(alphas, extras, strict=True) if e}
-    if side:
-        live["side_counts_by_alpha"] = side
+    if spec.judges:  # a panel grades the generated answers of every arm and alpha
+        t = time.time()
+        arms = [(treatment_condition(), treat.edit)] + [
+            (control_condition(c.kind, seed), treat.control(seed)) for c in spec.controls for seed in range(c.seeds)]
+        live["panel_grading"] = _panel_rows(spec, session, lm, ev, evidence, arms, alphas)
+        timings["panel_s"] = round(time.time() - t, 2)
+    else:
+        t = time.time()
+        Y, extras = _dose(session.store, ev, treat.edit, alphas)
+        _add_arm(evidence, treatment_condition(), ev.ids, alphas, Y)
+        timings["treatment_s"] = round(time.time() - t, 2)
+        t = time.time()
+        for control in spec.controls:
+            for seed in range(control.seeds):
+                Cs, _ = _dose(session.store, ev, treat.control(seed), alphas)
+                _add_arm(evidence, control_condition(control.kind, seed), ev.ids, alphas, Cs)
+        timings["controls_s"] = round(time.time() - t, 2)
+        side = {str(a): e for a, e in zip(alphas, extras, strict=True) if e}
+        if side:
+            live["side_counts_by_alpha"] = side
     t = time.time()
     ext_side = []
     for k, ext in enumerate(spec.externalities):
