@@ -7,7 +7,6 @@ also works, reading every cached stage and loading the model).
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import math
@@ -123,7 +122,7 @@ def check_claims(claim_paths: Sequence[str | Path]) -> list[tuple[Path, Any]]:
     Raises:
         SpecError: every problem at once: a missing file, a malformed claim, a claim id used twice.
     """
-    from harness.claims._load import find_claims, load_claim
+    from harness.claims._load import find_claims, load_claim, missing_claim_message
 
     files: list[Path] = []
     problems: list[str] = []
@@ -143,7 +142,7 @@ def check_claims(claim_paths: Sequence[str | Path]) -> list[tuple[Path, Any]]:
         elif p.is_file():
             files.append(p)
         else:
-            problems.append(_missing(p))
+            problems.append(missing_claim_message(p))
     checked: dict[Path, Any] = {}
     for f in (f.resolve() for f in files):
         other = next((g for g in checked if g.stem == f.stem), None)
@@ -161,13 +160,6 @@ def check_claims(claim_paths: Sequence[str | Path]) -> list[tuple[Path, Any]]:
         raise SpecError(f"nothing was submitted; {len(problems)} problem(s) in the claims given:\n"
                         + "\n".join(f"- {p}" for p in problems))
     return list(checked.items())
-
-
-def _missing(path: Path) -> str:
-    near = sorted(q.name for q in path.parent.glob("*.y*ml")) if path.parent.is_dir() else []
-    hint = difflib.get_close_matches(path.name, near, n=1)
-    fix = f"Did you mean: {path.parent / hint[0]}?" if hint else "Check the path (claims are claims/<id>.yaml)."
-    return f"{path}: no such claim file. {fix}"
 
 
 def plan_jobs(checked: Sequence[tuple[Path, Any]], *, claims_per_job: int = 1,
