@@ -330,28 +330,29 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    import harness.store._sidecar as sidecar
     from harness.store import ArtifactStore
 
     root, log, kill_at = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    calls = {"compute": 0, "sidecar": 0, "replace": 0}
+    calls = {"compute": 0, "replace": 0}
 
     def die_on(point, n):
         calls[point] += 1
         if point == kill_at and calls[point] == n:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    real_json, real_replace = sidecar.atomic_write_json, os.replace
-
-    def json_then_maybe_die(path, obj):
-        die_on("sidecar", 3)  # the third shard's data is on disk, its sidecar never will be
-        real_json(path, obj)
+    real_replace = os.replace
 
     def replace_then_maybe_die(src, dst):
-        die_on("replace", 5)  # the third shard's temp file is complete but never renamed
+        # a shard is written as a pair: both temp files, then the data's rename, then the sidecar's; the
+        # third shard's renames are calls 5 and 6
+        calls["replace"] += 1
+        if (kill_at, calls["replace"]) in (("replace", 5), ("sidecar", 6)):
+            # replace: the third shard's temp files are complete but never renamed; sidecar: its data is
+            # renamed into place, its sidecar never will be
+            os.kill(os.getpid(), signal.SIGKILL)
         real_replace(src, dst)
 
-    sidecar.atomic_write_json, os.replace = json_then_maybe_die, replace_then_maybe_die
+    os.replace = replace_then_maybe_die
 
     def compute_batch(batch):
         die_on("compute", 3)
