@@ -152,7 +152,7 @@ def _iti(spec: ClaimSpec, lm: Any, items: list[Any], store: Any) -> Treatment:
     assert iti is not None and iti.kind == "iti" and spec.benchmark is not None
     probe_spec = BenchmarkSpec(kind="truthfulqa", path=iti.probe_path, metric="mc1")
     same = spec.benchmark.kind == "truthfulqa" and spec.benchmark.path == iti.probe_path
-    items = load_benchmark(probe_spec) if not same else items
+    items = load_benchmark(probe_spec, field="intervention.probe_path") if not same else items
     rng = np.random.default_rng(iti.seed)
     order = rng.permutation(len(items))
     n_probe = round(iti.probe_fraction * len(items))
