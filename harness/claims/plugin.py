@@ -182,19 +182,13 @@ class ClaimItem(pytest.Item):
 
 
 def _write_result(config: pytest.Config, result: Any) -> None:
-    """The result JSON and, for a live run, its row-level evidence (replayable: ``replay: {path: ...}``), as a
-    pair: on a full disk neither changes, so a result never sits beside another run's rows."""
-    from harness.claims._evidence import rows_text
-    from harness.store import atomic_write_many, canonical_json, data_dir
+    """The result JSON and, for a live run, its row-level evidence (replayable: ``replay: {path: ...}``)."""
+    from harness.claims._result import write_result
+    from harness.store import data_dir
 
     folder = config.getoption("--claims-results")
-    out = Path(folder) if folder else data_dir() / "results"
-    files = []
-    if result._evidence is not None and result._evidence.source == "live run":
-        files.append((out / f"{result.claim_id}.rows.jsonl", rows_text(result._evidence).encode("utf-8")))
-    text = canonical_json(json.loads(result.model_dump_json())) + "\n"
-    files.append((out / f"{result.claim_id}.json", text.encode("utf-8")))
-    atomic_write_many(files)
+    live = result._evidence is not None and result._evidence.source == "live run"
+    write_result(Path(folder) if folder else data_dir() / "results", result, rows=live)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

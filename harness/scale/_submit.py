@@ -7,7 +7,6 @@ also works, reading every cached stage and loading the model).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -66,11 +65,10 @@ def compute_claim(claim_path: str, store_root: str, results_dir: str, *, session
         ``claim_id``, ``verdict``, ``estimate``, ``low``, ``high``, ``reason``, ``wall_s``, ``host``; a claim that
         cannot run here (``SkipClaim``) gives verdict ``"SKIPPED"``, the reason, and no result file.
     """
-    from harness.claims._evidence import write_rows
     from harness.claims._load import load_claim
+    from harness.claims._result import write_result
     from harness.claims._run import run_claim
     from harness.claims._session import Session, SkipClaim
-    from harness.store import atomic_write_json
 
     path = Path(claim_path)
     t0 = time.time()
@@ -81,9 +79,8 @@ def compute_claim(claim_path: str, store_root: str, results_dir: str, *, session
     except SkipClaim as exc:
         summary.update(verdict="SKIPPED", estimate=None, low=None, high=None, reason=str(exc))
     else:
-        if result._evidence is not None:  # the row-level evidence, replayable anywhere (replay: {path: ...})
-            write_rows(Path(results_dir) / f"{result.claim_id}.rows.jsonl", result._evidence)
-        atomic_write_json(Path(results_dir) / f"{result.claim_id}.json", json.loads(result.model_dump_json()))
+        # the result and its row-level evidence (replayable anywhere: replay: {path: ...}), as a pair
+        write_result(Path(results_dir), result)
         iv = result.interval
         summary.update(verdict=result.verdict, estimate=iv.estimate, low=iv.low, high=iv.high, reason=result.reason)
     summary["wall_s"] = round(time.time() - t0, 2)

@@ -13,10 +13,12 @@ earlier result, ledger record and stored artifact byte for byte as it was.
 | missing data file             | before the model loads (``check_paths``) | ``DataError: data.path '<path>': no such file (...). Fix: correct data.path`` | here |
 | empty data file               | data loader                        | ``DataError: data.path: <file>: QA file is empty. Fix`` | here |
 | empty benchmark               | benchmark loader                   | ``DataError: benchmark.path: <file>: contains zero FaithEval items. Fix`` | here |
+| a benchmark too small to split | ITI's probe split                  | ``DataError: intervention.probe_path <file>: 3 question(s) leave 1 to fit the head probes, 1 to choose the top-K heads and 1 to evaluate; ITI needs at least 2, 2 and 5. Fix`` | here |
 | one-class labels              | after labelling, before features   | ``StatsError: labels: one class only: ... 0 are labelled correct (0) and 60 hallucinated (1) ... Fix`` | here |
 | too few of a class in a split | ``fit_on_split``                   | ``StatsError: split: the val split has 1 correct and ... Fix`` | tests/unit/test_labels.py::test_a_split_short_of_a_class_is_refused_before_fitting |
 | NaN / inf features            | CETT capture, per batch            | ``StatsError: CETT features are not finite for 2 of 11 question(s): region 'answer': ... e.g. ['q2', 'q7']. Nothing was stored. Fix`` | tests/unit/test_features.py::test_nan_features_name_the_questions_and_nothing_is_stored |
 | model path does not exist     | model load                         | ``ModelLoadError: model.path '<path>': no such folder (the nearest existing folder is ...). Fix`` | here |
+| truncated weights file        | model load                         | ``ModelLoadError: Could not load the checkpoint at <path>: SafetensorError: ... Fix: copy the checkpoint again`` | here |
 | tokenizer larger than the embedding | model load (``check_tokenizer``) | ``ModelLoadError: Tokenizer of '<path>' has 121 tokens but the model's embedding has 101 rows ... Fix`` | here |
 | tokenizer of another model    | model load (``check_tokenizer``)   | ``ModelLoadError: Tokenizer of '<path>' gives BOS ('<s>') id 1 but the model config says bos_token_id = 2 ... Fix`` | here |
 | row file: duplicate ids       | replay (``parse_rows``)            | ``DataError: <file>:6: duplicate row for id 'q..', condition 'detector' (first on line 5). Fix`` | here |
@@ -28,6 +30,7 @@ line by line in tests/unit/test_evidence.py; spec validation in tests/unit/test_
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -77,6 +80,21 @@ externalities:
   - benchmark: {kind: heldout_text, metric: nll, limit: 10}
 """
 
+ITI = """\
+statement: ITI on the tiny model raises its TruthfulQA-style MC2 score on held-out questions.
+stage: control
+evidence: intervention
+model: {kind: tiny}
+intervention: {kind: iti, top_k: 2, alphas: [0, 5], probe_path: %(tqa)s}
+benchmark: {kind: truthfulqa, metric: mc2, path: %(tqa)s}
+estimand: {kind: delta, scale: 100}
+interval: {n_resamples: 300}
+pass_rule: {kind: lower_above, threshold: 0}
+controls: [{kind: random_heads, seeds: 2}]
+externalities:
+  - benchmark: {kind: counterfactual, metric: target_choice, limit: 10}
+"""
+
 EARLIER = ("edited_yaml", "edited_data")
 """Claims of the earlier run; the bad run holds broken versions of the same ids."""
 RUN_TIMEOUT_S = 600
@@ -108,6 +126,9 @@ CASES = [
                         "Fix: regenerate")),
     Case("empty_benchmark", ("claim empty_benchmark could not run: DataError: benchmark.path: {ws}/blank_cf.jsonl: "
                              "contains zero FaithEval items", "Fix: check the file is the right one")),
+    Case("tiny_benchmark", ("claim tiny_benchmark could not run: DataError: intervention.probe_path {ws}/tqa3.csv: 3 "
+                            "question(s) leave 1 to fit the head probes, 1 to choose the top-K heads and 1 to "
+                            "evaluate", "Fix: a larger TruthfulQA file")),
     Case("edited_data", ("claim edited_data could not run: StatsError: labels: one class only: of 60 questions of "
                          "data qa_jsonl ({ws}/all_wrong.jsonl) (greedy accuracy 0.0%), 0 are labelled correct (0) "
                          "and 60 hallucinated (1) under labels.mode 'greedy'",
@@ -115,6 +136,8 @@ CASES = [
     Case("missing_model", ("claim missing_model could not run: ModelLoadError: model.path '{ws}/no_such_model': no "
                            "such folder (the nearest existing folder is {ws})",
                            "Fix: point model.path at a folder holding config.json")),
+    Case("truncated_model", ("claim truncated_model could not run: ModelLoadError: Could not load the checkpoint at "
+                             "{ws}/ckpt_truncated: SafetensorError: ", "Fix: copy the checkpoint again")),
     Case("tokenizer_too_big", ("claim tokenizer_too_big could not run: ModelLoadError: Tokenizer of "
                                "'{ws}/ckpt_big_tokenizer' has 121 tokens but the model's embedding has 101 rows",
                                "Fix: load the tokenizer saved with these weights")),
@@ -167,6 +190,7 @@ def _other_tokenizer():
 
 def _write_bad_claims(ws: Path, tiny, tiny_qa: Path) -> Path:
     """The catalogue's inputs: one claim file per case, with the data files and checkpoints they name."""
+    from harness.benchmarks import EMBEDDED_TRUTHFULQA_PATH
     from harness.models import build_tiny_tokenizer
 
     claims = ws / "bad" / "claims"
@@ -176,10 +200,17 @@ def _write_bad_claims(ws: Path, tiny, tiny_qa: Path) -> Path:
     (ws / "all_wrong.jsonl").write_text("".join(json.dumps({**r, "aliases": ["zzqx"]}) + "\n" for r in rows))
     (ws / "empty.jsonl").write_text("")
     (ws / "blank_cf.jsonl").write_text("\n  \n")
+    with EMBEDDED_TRUTHFULQA_PATH.open(newline="") as f:
+        head = list(csv.reader(f))[:4]  # the header and three questions
+    with (ws / "tqa3.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(head)
     big = build_tiny_tokenizer()
     big.add_tokens([f"<extra{i}>" for i in range(20)])
     _checkpoint(tiny, ws / "ckpt_big_tokenizer", big)
     _checkpoint(tiny, ws / "ckpt_other_tokenizer", _other_tokenizer())
+    _checkpoint(tiny, ws / "ckpt_truncated", tiny.tokenizer)
+    weights = ws / "ckpt_truncated" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a copy that stopped half-way
     live = (ws / "results" / "edited_data.rows.jsonl").read_text().splitlines(keepends=True)
     (ws / "rows_duplicate.jsonl").write_text("".join([*live[:5], live[4], *live[5:]]))
     victim = next(k for k, line in enumerate(live) if '"control/shuffled_labels/0"' in line)
@@ -196,8 +227,10 @@ def _write_bad_claims(ws: Path, tiny, tiny_qa: Path) -> Path:
         "missing_data": GOOD % {"data": ws / "nope.jsonl"},
         "empty_data": GOOD % {"data": ws / "empty.jsonl"},
         "empty_benchmark": LEVER % {"data": tiny_qa, "bench": ws / "blank_cf.jsonl"},
+        "tiny_benchmark": ITI % {"tqa": ws / "tqa3.csv"},
         "edited_data": GOOD % {"data": ws / "all_wrong.jsonl"},
         "missing_model": good.replace("{kind: tiny}", f"{{kind: hf, path: {ws / 'no_such_model'}}}"),
+        "truncated_model": good.replace("{kind: tiny}", f"{{kind: hf, path: {ws / 'ckpt_truncated'}}}"),
         "tokenizer_too_big": good.replace("{kind: tiny}", f"{{kind: hf, path: {ws / 'ckpt_big_tokenizer'}}}"),
         "tokenizer_other": good.replace("{kind: tiny}", f"{{kind: hf, path: {ws / 'ckpt_other_tokenizer'}}}"),
         "rows_duplicate": replay(ws / "rows_duplicate.jsonl"),
