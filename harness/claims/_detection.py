@@ -33,8 +33,9 @@ def resolve_path(value: str, field: str) -> Path:
     path = path if path.is_absolute() else REPO_ROOT / path
     if not path.exists():
         how = "" if Path(value).expanduser().is_absolute() else f", read relative to the repository root {REPO_ROOT}"
-        raise DataError(f"{field} {value!r}: no such file ({path}{how}). Fix: correct {field} in the claim file, "
-                        "or create the file first.")
+        what = "folder" if field.endswith("sae.path") else "file"
+        raise DataError(f"{field} {value!r}: no such {what} ({path}{how}). Fix: correct {field} in the claim "
+                        f"file, or create the {what} first.")
     return path
 
 

@@ -270,15 +270,15 @@ class ArtifactStore:
             folder.mkdir(parents=True, exist_ok=True)
             lock = FileLock(lock_path, timeout=timeout)
             lock.acquire()
-        except OSError as err:
-            if err.errno in FULL_ERRNOS:
-                raise disk_full_error(err, [lock_path]) from err
-            raise
-        except Timeout as err:
+        except Timeout as err:  # before OSError: filelock's Timeout is a TimeoutError
             raise StoreError(
                 f"timed out after {timeout} s waiting for lock {lock_path}; another process is computing "
                 "this artifact. Wait for it, or raise lock_timeout_s"
             ) from err
+        except OSError as err:
+            if err.errno in FULL_ERRNOS:
+                raise disk_full_error(err, [lock_path]) from err
+            raise
         try:
             remove_stale_temps(folder, prefix=f".{key}.")  # left by a writer killed mid-write
             yield
