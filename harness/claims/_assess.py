@@ -81,7 +81,7 @@ def assess(spec: ClaimSpec, ev: Evidence) -> Assessment:
 def _assess_judge_validation(spec: ClaimSpec, ev: Evidence) -> Assessment:
     """Every judge's accuracy, precision and recall against the gold labels (question-clustered bootstrap);
     the pass rule reads ``estimand.metric`` of ``estimand.judge``. Refuses rows a judge was calibrated on."""
-    from harness.claims._detection import repo_path
+    from harness.claims._detection import resolve_path
     from harness.claims._splits import check_disjoint, manifest, read_manifest
     from harness.stats import judge_validation
 
@@ -92,7 +92,7 @@ def _assess_judge_validation(spec: ClaimSpec, ev: Evidence) -> Assessment:
         raise DataError(f"{ev.source}: judge rows need the gold call as 'label' (1 = correct). Fix: add it.")
     clusters = ev.clusters(f"judge/{est.judge}")
     if est.calibration is not None:  # also on replay: a row file made elsewhere may hold calibration rows
-        check_disjoint(read_manifest(repo_path(est.calibration)), manifest("validation rows", ids))
+        check_disjoint(read_manifest(resolve_path(est.calibration, "estimand.calibration")), manifest("validation rows", ids))
     panel = []
     headline = None
     for k in range(len(spec.judges)):

@@ -23,9 +23,20 @@ CODE_VERSIONS = {"generate": "gen-v1", "cett": "cett-v1", "fit": "fit-v1", "sae_
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def repo_path(path: str) -> Path:
-    """A claim file's path field: absolute as given, else relative to the repository root."""
-    return Path(path) if Path(path).is_absolute() else REPO_ROOT / path
+def resolve_path(value: str, field: str) -> Path:
+    """A path from a claim file (absolute, or relative to the repository root) that must exist.
+
+    Raises:
+        DataError: naming the field, the path as written and as resolved, and the fix.
+    """
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else REPO_ROOT / path
+    if not path.exists():
+        how = "" if Path(value).expanduser().is_absolute() else f", read relative to the repository root {REPO_ROOT}"
+        what = "folder" if field.endswith("sae.path") else "file"
+        raise DataError(f"{field} {value!r}: no such {what} ({path}{how}). Fix: correct {field} in the claim "
+                        f"file, or create the {what} first.")
+    return path
 
 
 def load_items(spec: DataSpec) -> list[Any]:
@@ -36,8 +47,11 @@ def load_items(spec: DataSpec) -> list[Any]:
         items = load_embedded_qa()
     else:
         assert spec.path is not None
-        path = Path(spec.path) if Path(spec.path).is_absolute() else REPO_ROOT / spec.path
-        items = load_triviaqa(path) if spec.kind == "triviaqa" else load_qa_jsonl(path)
+        path = resolve_path(spec.path, "data.path")
+        try:
+            items = load_triviaqa(path) if spec.kind == "triviaqa" else load_qa_jsonl(path)
+        except DataError as exc:
+            raise DataError(f"data.path: {exc}") from None
     if not items:
         raise DataError(f"data {spec.kind} ({spec.path or 'embedded'}) has no questions. Fix: point data.path "
                         "at a non-empty file.")
@@ -160,23 +174,77 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
     return LabelledPool(ids, lab_arr, np.array(lengths, dtype=int), inputs, answers, lm.sites.d_mlp, domains, stats)
 
 
+def check_labels(pool: LabelledPool, spec: ClaimSpec) -> None:
+    """Refuse a labelled pool that lacks a class before any feature is captured.
+
+    Raises:
+        StatsError: No question (or a single one) is labelled correct, or none hallucinated.
+    """
+    from harness.errors import StatsError
+
+    n_right, n_wrong = int((pool.labels == 0).sum()), int((pool.labels == 1).sum())
+    if min(n_right, n_wrong) >= 2:
+        return
+    data = f"data {spec.data.kind}" + (f" ({spec.data.path})" if spec.data.path else "")
+    acc = pool.stats.get("greedy_accuracy", float("nan"))
+    raise StatsError(
+        f"labels: one class only: of {pool.stats.get('n_questions', '?')} questions of {data} (greedy accuracy "
+        f"{acc:.1%}), {n_right} are labelled correct (0) and {n_wrong} hallucinated (1) under labels.mode "
+        f"{spec.pipeline.labels.mode!r}; a detector needs both classes (at least 2 of each, more for the "
+        "splits). Fix: check that the aliases in the data are answers the model gives verbatim (the alias judge "
+        "matches whole words), use questions the model can partly answer, or a label mode that keeps more "
+        "questions (relaxed, greedy).")
+
+
+def check_split(pool: LabelledPool, split: Split, spec: Any) -> None:
+    """Refuse a split in which train, validation or test lacks two questions of either class.
+
+    Raises:
+        StatsError: naming the split, its class counts, the pool's and the fix.
+    """
+    from harness.errors import StatsError
+
+    for name, idx in (("train", split.train), ("val", split.val), ("test", split.test)):
+        counts = np.bincount(pool.labels[idx], minlength=2) if len(idx) else np.zeros(2, dtype=int)
+        if counts.min() >= 2:
+            continue
+        total = np.bincount(pool.labels, minlength=2)
+        raise StatsError(
+            f"split: the {name} split has {counts[0]} correct and {counts[1]} hallucinated question(s) (the "
+            f"labelled pool has {total[0]} and {total[1]}; the split keeps the same number of each class"
+            f"{' within answer-length bins' if spec.length_match == 'all' else ''}"
+            f"{' and domains' if spec.domain_match else ''}); a detector needs at least 2 of each in train, val "
+            "and test. Fix: more questions (a larger data file or data.limit), split.length_match: none / "
+            "domain_match: false, or a label mode that keeps more questions.")
+
+
 def pool_features(lm: Any, pool: LabelledPool, regions: tuple[str, ...], spec: PipelineSpec,
                   store: Any) -> tuple[dict[str, np.ndarray], str]:
     """CETT features of the labelled pool, one [n, n_layers * d_mlp] array per region (cached), and the
-    fingerprint of their cache key."""
-    from harness.activations import capture_cett
+    fingerprint of their cache key. Captured batch by batch (a killed capture resumes at the batch it stopped
+    in); the batches' parts are dropped once the whole array is stored.
+
+    Raises:
+        StatsError: Some features are NaN or infinite (naming the questions); nothing of them is stored.
+    """
+    from harness.claims._features import PART_STAGE, cett_in_batches
     from harness.store import fingerprint
 
     key = {"model": lm.fingerprint, "code": CODE_VERSIONS["cett"], "regions": list(regions),
            "inputs": fingerprint([[list(x.prompt_ids), list(x.response_ids), list(x.answer_span),
                                    list(x.question_span)] for x in pool.inputs])}
+    parts: list[dict[str, Any]] = []
 
     def compute() -> dict[str, np.ndarray]:
         log.info("capturing CETT features for %d sequences", len(pool.inputs))
-        arr = capture_cett(lm, pool.inputs, regions, batch_size=spec.features.batch_size)
-        return {r: arr[:, k] for k, r in enumerate(regions)}
+        arrays, done = cett_in_batches(lm, pool.ids, pool.inputs, regions, spec.features.batch_size, key, store)
+        parts.extend(done)
+        return arrays
 
-    return store.get_or_compute_npz("cett", key, compute), fingerprint(key)
+    arrays = store.get_or_compute_npz("cett", key, compute)
+    for part in parts:  # the whole array is stored: its parts are no longer needed
+        store.discard(PART_STAGE, part, "npz")
+    return arrays, fingerprint(key)
 
 
 @dataclass
@@ -199,6 +267,7 @@ def fit_on_split(pool: LabelledPool, feats: dict[str, np.ndarray], spec: Pipelin
     sealed = sealed_indices(pool, spec.split)
     split = balanced_split(pool.labels, pool.lengths, spec.split, seed_offset=split_offset, domains=pool.domains,
                            sealed=sealed)
+    check_split(pool, split, spec.split)
     split_manifests(pool, split, spec.split)  # raises on leakage; C is chosen on val, never on test
     y = pool.labels
     X = feats["answer"]
@@ -310,8 +379,14 @@ def sae_pool_features(lm: Any, pool: LabelledPool, regions: tuple[str, ...], sae
                                    list(x.question_span)] for x in pool.inputs])}
 
     def compute() -> dict[str, np.ndarray]:
+        from harness.claims._features import nonfinite_error, nonfinite_rows
+
         log.info("capturing SAE features for %d sequences", len(pool.inputs))
-        return {r: capture_site_means(lm, pool.inputs, [sae.hook_name], region=r, transform=sae.encode,
-                                      batch_size=spec.features.batch_size)[:, 0] for r in regions}
+        out = {r: capture_site_means(lm, pool.inputs, [sae.hook_name], region=r, transform=sae.encode,
+                                     batch_size=spec.features.batch_size)[:, 0] for r in regions}
+        bad = np.stack([nonfinite_rows(out[r]) for r in regions], axis=1)
+        if bad.any():
+            raise nonfinite_error("SAE features", pool.ids, pool.inputs, regions, bad)
+        return out
 
     return store.get_or_compute_npz("sae_feats", key, compute), fingerprint(key)

@@ -152,15 +152,24 @@ def _iti(spec: ClaimSpec, lm: Any, items: list[Any], store: Any) -> Treatment:
     assert iti is not None and iti.kind == "iti" and spec.benchmark is not None
     probe_spec = BenchmarkSpec(kind="truthfulqa", path=iti.probe_path, metric="mc1")
     same = spec.benchmark.kind == "truthfulqa" and spec.benchmark.path == iti.probe_path
-    items = load_benchmark(probe_spec) if not same else items
+    items = load_benchmark(probe_spec, field="intervention.probe_path") if not same else items
     rng = np.random.default_rng(iti.seed)
     order = rng.permutation(len(items))
     n_probe = round(iti.probe_fraction * len(items))
     probe_items = [items[i] for i in sorted(order[:n_probe])]
     eval_ids = {str(items[i].id) for i in order[n_probe:]}
+    n_train = round(0.7 * len(probe_items))
+    if n_train < 2 or len(probe_items) - n_train < 2 or (same and len(eval_ids) < 5):
+        from harness.errors import DataError
+
+        source = f"intervention.probe_path {iti.probe_path}" if iti.probe_path else "the embedded TruthfulQA set"
+        raise DataError(
+            f"{source}: {len(items)} question(s) leave {n_train} to fit the head probes, {len(probe_items) - n_train} "
+            f"to choose the top-K heads{f' and {len(eval_ids)} to evaluate' if same else ''}; ITI needs at least 2, "
+            f"2{' and 5' if same else ''}. Fix: a larger TruthfulQA file (every question yields one true and one "
+            "false answer sequence), or another intervention.probe_fraction.")
     seqs, pos, labels, owner = _probe_sequences(lm, probe_items, spec.model.prompt_style)
     q_order = rng.permutation(len(probe_items))
-    n_train = round(0.7 * len(probe_items))
     train_q = set(q_order[:n_train].tolist())
     train_idx = np.array([i for i, q in enumerate(owner) if q in train_q])
     val_idx = np.array([i for i, q in enumerate(owner) if q not in train_q])

@@ -12,43 +12,56 @@ from typing import Any
 
 import numpy as np
 
-from harness.claims._detection import REPO_ROOT
 from harness.claims._spec_intervention import BenchmarkSpec
 from harness.errors import DataError
 
 CODE_VERSION = "eval-v1"
 
 
-def _path(p: str) -> Path:
-    return Path(p) if Path(p).is_absolute() else REPO_ROOT / p
+def load_benchmark(spec: BenchmarkSpec, qa_items: list[Any] | None = None, field: str = "benchmark.path") -> list[Any]:
+    """Items of a benchmark spec (embedded set unless a path is given), a seeded subset when limit is set.
+
+    Args:
+        spec: The benchmark.
+        qa_items: The claim's questions (benchmark kind qa without a path).
+        field: The claim field ``spec.path`` came from, for error messages.
+    """
+    from harness.claims._detection import resolve_path
+
+    path = resolve_path(spec.path, field) if spec.path else None
+    try:
+        items = _load(spec, qa_items, path)
+    except DataError as exc:  # the loader names the file and line; say which field of the claim named it
+        raise DataError(f"{field if path else 'embedded benchmark ' + spec.kind}: {exc}") from None
+    if not items:
+        raise DataError(f"benchmark {spec.kind} ({spec.path or 'embedded'}) has no items. Fix: point "
+                        f"{field} at a non-empty file in the benchmark's published format.")
+    from harness.claims._detection import seeded_subset
+
+    return seeded_subset(items, spec.limit, spec.subset_seed)
 
 
-def load_benchmark(spec: BenchmarkSpec, qa_items: list[Any] | None = None) -> list[Any]:
-    """Items of a benchmark spec (embedded set unless a path is given), a seeded subset when limit is set."""
+def _load(spec: BenchmarkSpec, qa_items: list[Any] | None, path: Path | None) -> list[Any]:
+    """The benchmark's items, from ``path`` (already resolved) or its embedded set."""
     import harness.benchmarks as B
 
     items: list[Any]
     if spec.kind == "counterfactual":
-        items = B.load_faitheval(_path(spec.path)) if spec.path else B.load_embedded_counterfactual()
+        items = B.load_faitheval(path) if path else B.load_embedded_counterfactual()
     elif spec.kind == "truthfulqa":
-        items = B.load_truthfulqa(_path(spec.path)) if spec.path else B.load_embedded_truthfulqa()
+        items = B.load_truthfulqa(path) if path else B.load_embedded_truthfulqa()
     elif spec.kind == "falseqa":
-        items = B.load_falseqa(_path(spec.path)) if spec.path else B.load_embedded_falseqa()
+        items = B.load_falseqa(path) if path else B.load_embedded_falseqa()
     elif spec.kind == "heldout_text":
-        texts = B.load_heldout_text(_path(spec.path)) if spec.path else B.load_embedded_heldout_text()
+        texts = B.load_heldout_text(path) if path else B.load_embedded_heldout_text()
         items = [_Text(f"text-{i}", t) for i, t in enumerate(texts)]
     elif spec.kind == "jailbreakbench":
-        items = B.load_jailbreakbench(_path(spec.path) if spec.path else B.JBB_BEHAVIORS_SAMPLE_PATH)
-    elif spec.path:
-        items = B.load_triviaqa(_path(spec.path))
+        items = B.load_jailbreakbench(path or B.JBB_BEHAVIORS_SAMPLE_PATH)
+    elif path:
+        items = B.load_triviaqa(path)
     else:
         items = list(qa_items) if qa_items is not None else B.load_embedded_qa()
-    if not items:
-        raise DataError(f"benchmark {spec.kind} ({spec.path or 'embedded'}) has no items. Fix: point "
-                        "benchmark.path at a non-empty file in the benchmark's published format.")
-    from harness.claims._detection import seeded_subset
-
-    return seeded_subset(items, spec.limit, spec.subset_seed)
+    return items
 
 
 @dataclass(frozen=True)

@@ -137,9 +137,10 @@ class Evidence:
         return rows
 
 
-def _unpaired(source: str, condition: str, alpha: float, want: set[str], have: set[str], ref: str) -> None:
+def _unpaired(source: str, condition: str, alpha: float | None, want: set[str], have: set[str], ref: str) -> None:
     extra, lacking = sorted(have - want), sorted(want - have)
-    raise DataError(f"{source}: condition {condition!r} at alpha {alpha} is unpaired with {ref}: "
+    at = "" if alpha is None else f" at alpha {alpha}"
+    raise DataError(f"{source}: condition {condition!r}{at} is unpaired with {ref}: "
                     f"{len(lacking)} item(s) missing (e.g. {lacking[:3]}), {len(extra)} extra (e.g. {extra[:3]}). "
                     "Fix: every arm and alpha must score the same items.")
 
@@ -160,7 +161,7 @@ def paired_column(ev: Evidence, condition: str, ids: list[str]) -> tuple[np.ndar
     """A condition's values (and labels) in the order of ``ids``; the item sets must be equal."""
     got_ids, values, labels = ev.column(condition)
     if set(got_ids) != set(ids):
-        _unpaired(ev.source, condition, math.nan, set(ids), set(got_ids), "the detector rows")
+        _unpaired(ev.source, condition, None, set(ids), set(got_ids), "the detector rows")
     pos = {i: k for k, i in enumerate(got_ids)}
     idx = np.array([pos[i] for i in ids], dtype=np.int64)
     return values[idx], None if labels is None else labels[idx]

@@ -61,7 +61,7 @@ def calibration_split(spec: ClaimSpec, row_ids: list[str]) -> Any:
     Raises:
         DataError: the manifest is not locked, or names rows the gold file does not have (another file's).
     """
-    from harness.claims._detection import repo_path
+    from harness.claims._detection import resolve_path
     from harness.claims._splits import read_manifest
     from harness.errors import DataError
 
@@ -69,7 +69,7 @@ def calibration_split(spec: ClaimSpec, row_ids: list[str]) -> Any:
     assert est.kind == "judge_validation"
     if est.calibration is None:
         return None
-    cal = read_manifest(repo_path(est.calibration))
+    cal = read_manifest(resolve_path(est.calibration, "estimand.calibration"))
     if not cal.locked:
         raise DataError(f"calibration manifest {est.calibration} is not locked: rows a judge was calibrated on "
                         "must be sealed. Fix: write it with locked=True (harness.claims._splits.write_manifest).")
@@ -85,13 +85,13 @@ def gold_evidence(spec: ClaimSpec, session: Any, lm: Any) -> tuple[Evidence, dic
     """Rows ``judge/<i>`` for every judge on the gold answers outside the calibration split: value = the
     judge's call (1.0 = correct), label = the gold call, cluster = the question."""
     from harness.benchmarks import load_judge_gold
-    from harness.claims._detection import repo_path
+    from harness.claims._detection import resolve_path
     from harness.claims._splits import manifest
     from harness.store import fingerprint
 
     est = spec.estimand
     assert est.kind == "judge_validation"
-    gold = load_judge_gold(repo_path(est.gold))
+    gold = load_judge_gold(resolve_path(est.gold, "estimand.gold"))
     cal = calibration_split(spec, [g.id for g in gold])
     rows = [g for g in gold if cal is None or g.id not in cal.ids]
     live: dict[str, Any] = {"model": lm.model_id, "n_gold": len(gold), "n_validation": len(rows), "judges": []}

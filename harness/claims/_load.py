@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -48,8 +49,38 @@ def _tag(model: type[BaseModel]) -> str | None:
     return str(args[0]) if args else None
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (discriminator tags in ``loc`` are skipped), or of the deepest
+    node on the way there; None when the file has no node for it."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            if hit is None:
+                continue  # a union's tag (e.g. pass_rule.lower_above), not a key of the file
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _fix_for(msg: str, where: str) -> str:
+    """'Input should be X, because' -> 'Fix: make <where> X.' (pydantic's own wording of what is expected)."""
+    m = re.match(r"Input should be (.+?)(,|$)", msg)
+    return f" Fix: make '{where}' {m.group(1)}." if m else ""
+
+
+def _describe(err: dict[str, Any], root: Any = None) -> str:
     loc = tuple(err["loc"])
+    line = _line_of(root, loc) if root is not None else None
+    text = _describe_at(err, loc)
+    return f"line {line}: {text}" if line else text
+
+
+def _describe_at(err: dict[str, Any], loc: tuple[Any, ...]) -> str:
     where = ".".join(str(p) for p in loc) or "(top level)"
     etype = err["type"]
     if etype == "extra_forbidden":
@@ -67,8 +98,13 @@ def _describe(err: dict[str, Any]) -> str:
         dym = f" Did you mean: {hint[0]}?" if hint else ""
         return f"'{where}': unknown kind {got!r}.{dym} Available: {', '.join(tags)}"
     if etype == "missing":
-        return f"field '{where}' is required but missing"
-    return f"'{where}': {err['msg']}"
+        return f"field '{where}' is required but missing. Fix: add it."
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not loc:
+        return msg
+    given = err.get("input")
+    shown = f" (got {given!r:.60})" if given is not None and not isinstance(given, dict | list) else ""
+    return f"'{where}'{shown}: {msg.rstrip('.')}.{_fix_for(msg, where)}"
 
 
 def load_claim(path: str | Path) -> ClaimSpec:
@@ -85,9 +121,13 @@ def load_claim(path: str | Path) -> ClaimSpec:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark, ctx = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}. Fix the syntax there.") from None
+        began = (f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"  # type: ignore[attr-defined]
+                 if ctx is not None and getattr(exc, "context", None) and (mark is None or ctx.line != mark.line)
+                 else "")
+        raise SpecError(f"{path}: malformed YAML{at}: {getattr(exc, 'problem', exc)}{began}. Fix the syntax "
+                        "there.") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a claim file must be a YAML mapping of fields (statement, stage, ...), "
                         f"got {type(data).__name__}")
@@ -96,8 +136,18 @@ def load_claim(path: str | Path) -> ClaimSpec:
     try:
         return ClaimSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "\n".join(f"  - {_describe(dict(e))}" for e in exc.errors())
+        root = yaml.compose(text)
+        problems = "\n".join(f"  - {_describe(dict(e), root)}" for e in exc.errors())
         raise SpecError(f"{path}: invalid claim spec ({exc.error_count()} problem(s)):\n{problems}") from None
+
+
+def missing_claim_message(path: str | Path) -> str:
+    """What to say about a claim file that does not exist: the closest claim id in its folder, if any."""
+    path = Path(path)
+    near = sorted(q.name for q in path.parent.glob("*.y*ml")) if path.parent.is_dir() else []
+    hint = difflib.get_close_matches(path.name, near, n=1)
+    fix = f"Did you mean: {path.parent / hint[0]}?" if hint else "Check the path (claims are claims/<id>.yaml)."
+    return f"{path}: no such claim file. {fix}"
 
 
 def find_claims(root: str | Path) -> dict[str, Path]:

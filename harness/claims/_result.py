@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
@@ -112,3 +113,23 @@ def apply_rule(rule: Any, low: float, high: float) -> tuple[Verdict, str, str]:
             return "REFUTED", f"[{low:.3f}, {high:.3f}] lies outside +/-{m}", text
         return "INCONCLUSIVE", f"[{low:.3f}, {high:.3f}] crosses the margin +/-{m}", text
     raise ValueError(f"unknown pass rule {rule.kind!r}")
+
+
+def write_result(folder: Path, result: ClaimResult, *, rows: bool = True) -> None:
+    """Write ``<claim>.json`` and, for a live run (``rows``), ``<claim>.rows.jsonl`` as a pair: on a full disk
+    neither changes, so a result never sits beside another run's rows.
+
+    Raises:
+        DiskFullError: Out of space; both files kept their previous content.
+    """
+    import json
+
+    from harness.claims._evidence import rows_text
+    from harness.store import atomic_write_many, canonical_json
+
+    files = []
+    if rows and result._evidence is not None:
+        files.append((folder / f"{result.claim_id}.rows.jsonl", rows_text(result._evidence).encode("utf-8")))
+    text = canonical_json(json.loads(result.model_dump_json())) + "\n"
+    files.append((folder / f"{result.claim_id}.json", text.encode("utf-8")))
+    atomic_write_many(files)

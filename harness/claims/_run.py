@@ -33,6 +33,7 @@ def detect(spec: ClaimSpec, session: Session, lm: Any, timings: dict[str, float]
     from harness.claims._detection import (
         build_pool,
         cached_fit,
+        check_labels,
         data_fingerprint,
         load_items,
         pool_features,
@@ -49,6 +50,7 @@ def detect(spec: ClaimSpec, session: Session, lm: Any, timings: dict[str, float]
         f"pool|{base_key}|{pipe.sampling.model_dump_json()}|{pipe.labels.model_dump_json()}",
         lambda: build_pool(lm, items, spec, session.store))
     timings["labels_s"] = round(time.time() - t, 2)
+    check_labels(pool, spec)
     t = time.time()
     regions = ("answer", "non_answer") if pipe.detector.mode == "3v1" else ("answer",)
     sae, sae_info = None, None
@@ -162,11 +164,38 @@ def run_claim(claim_id: str, spec: ClaimSpec, session: Session, *, replay: bool 
     return result
 
 
+def check_paths(spec: ClaimSpec) -> None:
+    """Every file or folder the claim names exists, checked before a model is loaded or anything computed.
+
+    Raises:
+        DataError: naming the field, the path as written and as resolved, and the fix.
+    """
+    from harness.claims._detection import resolve_path
+
+    fields: dict[str, str | None] = {"data.path": spec.data.path,
+                                     "pipeline.split.sealed_test": spec.pipeline.split.sealed_test}
+    sae = spec.pipeline.features.sae
+    fields["pipeline.features.sae.path"] = sae.path if sae is not None else None
+    if spec.benchmark is not None:
+        fields["benchmark.path"] = spec.benchmark.path
+    for k, ext in enumerate(spec.externalities):
+        fields[f"externalities.{k}.benchmark.path"] = ext.benchmark.path
+    fields["intervention.probe_path"] = getattr(spec.intervention, "probe_path", None)
+    if spec.estimand.kind == "judge_validation":
+        fields["estimand.gold"] = spec.estimand.gold
+        fields["estimand.calibration"] = spec.estimand.calibration
+    for name, value in fields.items():
+        if value:
+            resolve_path(value, name)
+
+
 def _compute(claim_id: str, spec: ClaimSpec, session: Session,
              timings: dict[str, float]) -> tuple[Evidence, dict[str, Any]]:
     """The compute stage: load the model, run the pipeline, return the rows and live-only details."""
     from harness.store import git_state
 
+    session.check_runnable(spec.model)  # a claim that cannot run here is skipped before its inputs are checked
+    check_paths(spec)
     t0 = time.time()
     lm = session.model(spec.model)
     timings["model_load_s"] = round(time.time() - t0, 2)

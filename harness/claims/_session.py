@@ -34,18 +34,34 @@ class Session:
             self._store = ArtifactStore(self.store_root or data_dir() / "cache")
         return self._store
 
+    def check_runnable(self, spec: ModelSpec) -> None:
+        """SkipClaim where a ``requires_gpu`` claim cannot run here (no CUDA device, or its weights are not on
+        this machine); cheap, so it runs before anything else is checked or loaded."""
+        if not spec.requires_gpu:
+            return
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SkipClaim(f"needs a CUDA GPU (model {spec.path or spec.kind}); none is available here")
+        if spec.kind == "hf":
+            from harness.errors import ModelLoadError
+            from harness.models._load import resolve_local
+
+            assert spec.path is not None
+            try:
+                resolve_local(spec.path)
+            except ModelLoadError as exc:
+                raise SkipClaim(f"model {spec.path!r} is not on this machine: {exc}") from None
+
     def model(self, spec: ModelSpec) -> Any:
         """Load (once per process) the model a claim names; SkipClaim where it cannot run here."""
         key = spec.model_dump_json(exclude={"prompt_style", "requires_gpu"})
         if key in self.models:
             return self.models[key]
-        import torch
-
         from harness.errors import ModelLoadError
         from harness.models import build_tiny_gemma, load_embedded, load_hf
 
-        if spec.requires_gpu and not torch.cuda.is_available():
-            raise SkipClaim(f"needs a CUDA GPU (model {spec.path or spec.kind}); none is available here")
+        self.check_runnable(spec)
         t0 = time.time()
         if spec.kind == "embedded":
             lm = load_embedded(device=spec.device, dtype=spec.dtype)

@@ -174,7 +174,7 @@ def intervention_evidence(spec: ClaimSpec, session: Any, lm: Any, det: Any,
     t = time.time()
     ext_side = []
     for k, ext in enumerate(spec.externalities):
-        ext_items = load_benchmark(ext.benchmark, qa_items=qa_items)
+        ext_items = load_benchmark(ext.benchmark, qa_items=qa_items, field=f"externalities.{k}.benchmark.path")
         ext_ev = Evaluator(lm, ext.benchmark, ext_items, spec.model.prompt_style)
         ext_alphas = externality_alphas(spec, k)
         Ye, ext_extras = _dose(session.store, ext_ev, treat.edit, ext_alphas)

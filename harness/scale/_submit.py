@@ -7,8 +7,6 @@ also works, reading every cached stage and loading the model).
 
 from __future__ import annotations
 
-import difflib
-import json
 import logging
 import math
 import re
@@ -67,11 +65,10 @@ def compute_claim(claim_path: str, store_root: str, results_dir: str, *, session
         ``claim_id``, ``verdict``, ``estimate``, ``low``, ``high``, ``reason``, ``wall_s``, ``host``; a claim that
         cannot run here (``SkipClaim``) gives verdict ``"SKIPPED"``, the reason, and no result file.
     """
-    from harness.claims._evidence import write_rows
     from harness.claims._load import load_claim
+    from harness.claims._result import write_result
     from harness.claims._run import run_claim
     from harness.claims._session import Session, SkipClaim
-    from harness.store import atomic_write_json
 
     path = Path(claim_path)
     t0 = time.time()
@@ -82,9 +79,8 @@ def compute_claim(claim_path: str, store_root: str, results_dir: str, *, session
     except SkipClaim as exc:
         summary.update(verdict="SKIPPED", estimate=None, low=None, high=None, reason=str(exc))
     else:
-        if result._evidence is not None:  # the row-level evidence, replayable anywhere (replay: {path: ...})
-            write_rows(Path(results_dir) / f"{result.claim_id}.rows.jsonl", result._evidence)
-        atomic_write_json(Path(results_dir) / f"{result.claim_id}.json", json.loads(result.model_dump_json()))
+        # the result and its row-level evidence (replayable anywhere: replay: {path: ...}), as a pair
+        write_result(Path(results_dir), result)
         iv = result.interval
         summary.update(verdict=result.verdict, estimate=iv.estimate, low=iv.low, high=iv.high, reason=result.reason)
     summary["wall_s"] = round(time.time() - t0, 2)
@@ -123,7 +119,7 @@ def check_claims(claim_paths: Sequence[str | Path]) -> list[tuple[Path, Any]]:
     Raises:
         SpecError: every problem at once: a missing file, a malformed claim, a claim id used twice.
     """
-    from harness.claims._load import find_claims, load_claim
+    from harness.claims._load import find_claims, load_claim, missing_claim_message
 
     files: list[Path] = []
     problems: list[str] = []
@@ -143,7 +139,7 @@ def check_claims(claim_paths: Sequence[str | Path]) -> list[tuple[Path, Any]]:
         elif p.is_file():
             files.append(p)
         else:
-            problems.append(_missing(p))
+            problems.append(missing_claim_message(p))
     checked: dict[Path, Any] = {}
     for f in (f.resolve() for f in files):
         other = next((g for g in checked if g.stem == f.stem), None)
@@ -161,13 +157,6 @@ def check_claims(claim_paths: Sequence[str | Path]) -> list[tuple[Path, Any]]:
         raise SpecError(f"nothing was submitted; {len(problems)} problem(s) in the claims given:\n"
                         + "\n".join(f"- {p}" for p in problems))
     return list(checked.items())
-
-
-def _missing(path: Path) -> str:
-    near = sorted(q.name for q in path.parent.glob("*.y*ml")) if path.parent.is_dir() else []
-    hint = difflib.get_close_matches(path.name, near, n=1)
-    fix = f"Did you mean: {path.parent / hint[0]}?" if hint else "Check the path (claims are claims/<id>.yaml)."
-    return f"{path}: no such claim file. {fix}"
 
 
 def plan_jobs(checked: Sequence[tuple[Path, Any]], *, claims_per_job: int = 1,

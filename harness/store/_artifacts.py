@@ -16,11 +16,18 @@ from typing import Any, TypeVar
 import numpy as np
 from filelock import FileLock, Timeout
 
+from harness.store._atomic import FULL_ERRNOS, disk_full_error
 from harness.store._canonical import canonical_json, fingerprint, to_jsonable
 from harness.store._errors import StoreError
 from harness.store._progress import Progress
 from harness.store._shards import check_batch, load_shards, write_shard
-from harness.store._sidecar import META_SUFFIX, read_verified, remove_stale_temps, write_with_sidecar
+from harness.store._sidecar import (
+    META_SUFFIX,
+    read_verified,
+    remove_stale_temps,
+    remove_with_sidecar,
+    write_with_sidecar,
+)
 
 __all__ = ["ArtifactStore"]
 
@@ -159,6 +166,20 @@ class ArtifactStore:
             _LOG.debug("stored %s", path)
             return arrays
 
+    def exists(self, stage: str, key_parts: Mapping[str, Any], ext: str) -> bool:
+        """Whether an artifact and its sidecar are on disk (not verified: a later read checks the sha256)."""
+        path = self.artifact_path(stage, key_parts, ext)
+        return path.exists() and path.with_name(path.name + META_SUFFIX).exists()
+
+    def discard(self, stage: str, key_parts: Mapping[str, Any], ext: str) -> None:
+        """Delete an artifact and its sidecar (under the key's lock), e.g. the parts of an assembled artifact."""
+        key, _ = self._key(stage, key_parts)
+        path = self.artifact_path(stage, key_parts, ext)
+        if not path.exists() and not path.with_name(path.name + META_SUFFIX).exists():
+            return
+        with self._locked(stage, key):
+            remove_with_sidecar(path)
+
     def resumable_map(
         self,
         stage: str,
@@ -243,17 +264,21 @@ class ArtifactStore:
     @contextlib.contextmanager
     def _locked(self, stage: str, key: str) -> Iterator[None]:
         folder = self._key_dir(stage, key)
-        folder.mkdir(parents=True, exist_ok=True)
         lock_path = folder / f"{key}.lock"
         timeout = -1 if self._lock_timeout_s is None else self._lock_timeout_s
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             lock = FileLock(lock_path, timeout=timeout)
             lock.acquire()
-        except Timeout as err:
+        except Timeout as err:  # before OSError: filelock's Timeout is a TimeoutError
             raise StoreError(
                 f"timed out after {timeout} s waiting for lock {lock_path}; another process is computing "
                 "this artifact. Wait for it, or raise lock_timeout_s"
             ) from err
+        except OSError as err:
+            if err.errno in FULL_ERRNOS:
+                raise disk_full_error(err, [lock_path]) from err
+            raise
         try:
             remove_stale_temps(folder, prefix=f".{key}.")  # left by a writer killed mid-write
             yield

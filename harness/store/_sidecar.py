@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.store._atomic import TEMP_SUFFIX, atomic_write_bytes, atomic_write_json
+from harness.store._atomic import TEMP_SUFFIX, atomic_write_many
+from harness.store._canonical import canonical_json
 
 __all__ = [
     "META_SUFFIX",
@@ -30,10 +31,12 @@ def sidecar_path(path: Path) -> Path:
 
 
 def write_with_sidecar(path: Path, data: bytes, *, stage: str, key_parts: dict[str, Any]) -> None:
-    """Write ``data`` to ``path``, then its sidecar, each atomically.
+    """Write ``data`` to ``path`` and its sidecar, each atomically, as a pair (:func:`atomic_write_many`).
 
-    The data goes first: a process killed in between leaves a file without a sidecar, which readers
-    treat as corrupted, never as valid.
+    Both are written to temporary files before either is moved into place, so a full disk leaves the old
+    pair (or nothing) and no orphan file. The data is moved first: a process killed between the two renames
+    leaves a file whose sidecar is missing or names another sha256, which readers treat as corrupted, never
+    as valid.
 
     Args:
         path: Destination file.
@@ -41,7 +44,6 @@ def write_with_sidecar(path: Path, data: bytes, *, stage: str, key_parts: dict[s
         stage: Pipeline stage, recorded for provenance.
         key_parts: The (JSON-ready) key parts, recorded for provenance.
     """
-    atomic_write_bytes(path, data)
     meta = {
         "sha256": hashlib.sha256(data).hexdigest(),
         "stage": stage,
@@ -49,7 +51,7 @@ def write_with_sidecar(path: Path, data: bytes, *, stage: str, key_parts: dict[s
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "bytes": len(data),
     }
-    atomic_write_json(sidecar_path(path), meta)
+    atomic_write_many([(path, data), (sidecar_path(path), (canonical_json(meta) + "\n").encode("utf-8"))])
 
 
 def read_verified(path: Path) -> tuple[bytes | None, str | None]:

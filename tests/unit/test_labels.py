@@ -95,3 +95,52 @@ def test_domain_matching_balances_classes_within_each_domain():
     for d in ("a", "b"):
         in_d = [i for i in kept if domains[i] == d]
         assert labels[in_d].sum() * 2 == len(in_d)
+
+
+def _labelled_pool(labels, lengths=None):
+    from harness.claims._detection import LabelledPool
+
+    labels = np.asarray(labels)
+    n = len(labels)
+    return LabelledPool(ids=[f"q{i}" for i in range(n)], labels=labels,
+                        lengths=np.asarray(lengths if lengths is not None else [1] * n), inputs=[None] * n,
+                        answers=[""] * n, d_mlp=4, domains=[""] * n,
+                        stats={"n_questions": n + 5, "greedy_accuracy": float((labels == 0).mean())})
+
+
+def test_a_one_class_pool_is_refused_before_features_are_captured():
+    from harness.claims._detection import check_labels
+    from harness.claims._spec import ClaimSpec
+    from harness.errors import StatsError
+
+    spec = ClaimSpec.model_validate({
+        "statement": "A probe predicts wrong answers.", "stage": "localization", "evidence": "readout",
+        "data": {"kind": "qa_jsonl", "path": "qa.jsonl"}, "estimand": {"kind": "detector_auroc"},
+        "pass_rule": {"kind": "lower_above", "threshold": 0.5}})
+    with pytest.raises(StatsError) as err:
+        check_labels(_labelled_pool([1] * 30), spec)
+    msg = str(err.value)
+    assert "labels: one class only: of 35 questions of data qa_jsonl (qa.jsonl) (greedy accuracy 0.0%), 0 are " \
+           "labelled correct (0) and 30 hallucinated (1) under labels.mode 'relaxed'" in msg
+    assert "Fix: check that the aliases" in msg
+    with pytest.raises(StatsError, match="1 are labelled correct"):
+        check_labels(_labelled_pool([0] + [1] * 30), spec)
+    check_labels(_labelled_pool([0, 0] + [1] * 30), spec)
+
+
+def test_a_split_short_of_a_class_is_refused_before_fitting():
+    from harness.claims._detection import check_split
+    from harness.errors import StatsError
+
+    spec = SplitSpec(length_match="all", train=0.5, val=0.25)
+    # 5 correct answers of one token, 20 wrong ones of 9 tokens: length matching keeps no pair at all
+    pool = _labelled_pool([0] * 5 + [1] * 20, lengths=[1] * 5 + [9] * 20)
+    split = balanced_split(pool.labels, pool.lengths, spec)
+    with pytest.raises(StatsError) as err:
+        check_split(pool, split, spec)
+    assert ("split: the train split has 0 correct and 0 hallucinated question(s) (the labelled pool has 5 and 20; "
+            "the split keeps the same number of each class within answer-length bins)") in str(err.value)
+    assert "Fix: more questions" in str(err.value) and "split.length_match: none" in str(err.value)
+    balanced = _labelled_pool([0] * 12 + [1] * 12)
+    check_split(balanced, balanced_split(balanced.labels, balanced.lengths, SplitSpec(length_match="none")),
+                SplitSpec(length_match="none"))

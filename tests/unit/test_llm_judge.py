@@ -122,6 +122,46 @@ def test_exhausted_retries_raise_and_cache_nothing_failed(tiny, tmp_path):
         assert (again.stats.cache_hits, again.stats.calls) == (1, 1)
 
 
+def test_an_outage_of_bad_answers_keeps_nothing_wrong_and_the_rerun_equals_an_uninterrupted_run(tiny, tmp_path):
+    """Answers that arrive but are wrong (not JSON, outside the schema) are never cached, any more than errors;
+    after the outage the re-run calls only for what is missing and gives the uninterrupted run's verdicts."""
+    store = ArtifactStore(tmp_path / "store")
+    items = _qa(4)
+    with serve_model(tiny) as srv:
+        clean = LLMJudge("simpleqa_grade", _endpoint(srv), ArtifactStore(tmp_path / "clean")).judge_many(items)
+        judge = LLMJudge("simpleqa_grade", _endpoint(srv, max_concurrency=1), store)
+        srv.inject(["ok", "ok", "malformed", "invalid", "500"])  # q0, q1 graded; q2 gets three bad answers
+        with pytest.raises(JudgeError, match=r"item 'q2' failed after 3 attempts.*Fix: .*a re-run resumes"):
+            judge.judge_many(items)
+
+        def stored(item):
+            return store.get_json(STAGE, judge.key_parts({k: v for k, v in item.items() if k != "id"}))
+
+        kept = [stored(it) for it in items]
+        assert kept[2] is None  # no entry for q2's malformed, invalid or failed answers
+        assert kept[0] is not None and kept[1] is not None
+        for entry, verdict in zip(kept, clean, strict=True):  # what was kept is what a clean run says
+            assert entry is None or entry["output"] == verdict.output
+        missing = sum(k is None for k in kept)
+        requests = srv.requests
+        again = LLMJudge("simpleqa_grade", _endpoint(srv), store)
+        assert again.judge_many(items) == clean
+        assert (again.stats.cache_hits, again.stats.calls, srv.requests - requests) == (4 - missing, missing, missing)
+
+
+def test_an_unreachable_judge_is_a_clear_error_and_caches_nothing(tiny, tmp_path):
+    with serve_model(tiny) as srv:
+        url = srv.base_url
+    store = ArtifactStore(tmp_path)  # the server is gone: nothing listens on its port any more
+    judge = LLMJudge("simpleqa_grade", _endpoint(srv, base_url=url, max_retries=1, timeout_s=2.0), store)
+    with pytest.raises(JudgeError) as info:
+        judge.judge_many(_qa(1))
+    message = str(info.value)
+    for part in (url, "item 'q0' failed after 2 attempts", "Connection", "Fix: check the endpoint is up"):
+        assert part in message, message
+    assert not list(tmp_path.rglob("*.json"))
+
+
 def test_non_retryable_error_fails_fast_with_the_fix(tiny, tmp_path):
     with serve_model(tiny) as srv:
         judge = LLMJudge("simpleqa_grade", _endpoint(srv, model="no-such-model"), ArtifactStore(tmp_path))

@@ -53,8 +53,11 @@ def test_tokenizer_model_mismatch_is_refused(tiny):
 def test_missing_model_path_names_the_fix(tmp_path):
     from harness.models import load_hf
 
-    with pytest.raises(ModelLoadError, match="neither a local folder nor in the local Hugging Face cache"):
+    with pytest.raises(ModelLoadError, match=rf"'{tmp_path}/nope': no such folder \(the nearest existing folder is "
+                                             rf"{tmp_path}\)\. Fix: point model.path at a folder holding config"):
         load_hf(str(tmp_path / "nope"))
+    with pytest.raises(ModelLoadError, match="neither a local folder nor in the local Hugging Face cache"):
+        load_hf("no-such-org/no-such-model")
 
 
 def test_hf_loader_reads_a_saved_multimodal_checkpoint(tiny_mm, tmp_path):

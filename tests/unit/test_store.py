@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
@@ -10,6 +11,7 @@ import multiprocessing
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -26,10 +28,12 @@ from pydantic import BaseModel
 
 from harness.store import (
     ArtifactStore,
+    DiskFullError,
     Progress,
     StoreError,
     atomic_write_bytes,
     atomic_write_json,
+    atomic_write_many,
     atomic_write_text,
     canonical_json,
     data_dir,
@@ -188,6 +192,66 @@ def test_atomic_write_never_exposes_partial_file(tmp_path: Path, monkeypatch) ->
     assert _temp_files(tmp_path) == []
 
 
+def _disk_fills_at(monkeypatch, nth: int) -> list[int]:
+    """Make the ``nth`` fsync of a regular file (and every later one) fail with ENOSPC, as a full disk with
+    delayed allocation reports it. (A real full tmpfs is in tests/plugin/test_resume.py.)"""
+    real, calls = os.fsync, []
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            calls.append(fd)
+            if len(calls) >= nth:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_a_full_disk_changes_no_file_of_a_pair_and_says_so(tmp_path: Path, monkeypatch, nth: int) -> None:
+    rows, result = tmp_path / "c.rows.jsonl", tmp_path / "c.json"
+    atomic_write_many([(rows, b"old rows\n"), (result, b"old result\n")])
+    _disk_fills_at(monkeypatch, nth)  # the first file's temp, or the second's
+    with pytest.raises(DiskFullError) as err:
+        atomic_write_many([(rows, b"new rows\n"), (result, b"new result\n")])
+    assert isinstance(err.value, OSError) and err.value.errno == errno.ENOSPC
+    msg = str(err.value)
+    assert msg.startswith(f"no space left on device while writing {rows}, {result} (20 bytes; ")
+    assert "Every file kept its previous content and no partial file was left. Fix: free space" in msg
+    assert "a re-run resumes from everything already stored" in msg
+    assert (rows.read_bytes(), result.read_bytes()) == (b"old rows\n", b"old result\n")
+    assert _temp_files(tmp_path) == []
+
+
+def test_a_full_disk_mid_map_keeps_the_finished_shards_whole_and_resumes(tmp_path: Path, monkeypatch, caplog) -> None:
+    store, ids = ArtifactStore(tmp_path), [str(i) for i in range(10)]
+    _disk_fills_at(monkeypatch, 5)  # shards 1 and 2 (data + sidecar each) fit; the third does not
+    done: list[str] = []
+    with pytest.raises(DiskFullError, match=r"no space left on device while writing .*shard-"):
+        store.resumable_map("sq", {"v": 1}, ids, _squares(done), batch_size=3, progress_label="sq")
+    assert done == ids[:9]
+    files = sorted(p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".lock")
+    assert len(files) == 4 and _temp_files(tmp_path) == []  # two whole pairs, no orphan, no temp
+    monkeypatch.undo()
+    again: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="harness.store"):
+        out = store.resumable_map("sq", {"v": 1}, ids, _squares(again), batch_size=3, progress_label="sq")
+    assert again == ids[6:] and out == {i: {"square": int(i) ** 2} for i in ids}
+    assert "corrupted" not in caplog.text  # nothing half-written was there to discard
+
+
+def test_a_full_disk_when_replacing_an_artifact_keeps_the_old_pair_valid(tmp_path: Path, monkeypatch) -> None:
+    store = ArtifactStore(tmp_path)
+    store.put_json("evidence", {"claim": "c"}, {"rows": [1, 2]})
+    _disk_fills_at(monkeypatch, 2)  # the new data's temp fits, its sidecar's does not
+    with pytest.raises(DiskFullError):
+        store.put_json("evidence", {"claim": "c"}, {"rows": [1, 2, 3]})
+    monkeypatch.undo()
+    assert store.get_json("evidence", {"claim": "c"}) == {"rows": [1, 2]}
+    assert _temp_files(tmp_path) == []
+
+
 def test_data_dir_uses_env_or_repo_data(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path / "elsewhere"))
     assert data_dir() == (tmp_path / "elsewhere").resolve()
@@ -330,28 +394,29 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    import harness.store._sidecar as sidecar
     from harness.store import ArtifactStore
 
     root, log, kill_at = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    calls = {"compute": 0, "sidecar": 0, "replace": 0}
+    calls = {"compute": 0, "replace": 0}
 
     def die_on(point, n):
         calls[point] += 1
         if point == kill_at and calls[point] == n:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    real_json, real_replace = sidecar.atomic_write_json, os.replace
-
-    def json_then_maybe_die(path, obj):
-        die_on("sidecar", 3)  # the third shard's data is on disk, its sidecar never will be
-        real_json(path, obj)
+    real_replace = os.replace
 
     def replace_then_maybe_die(src, dst):
-        die_on("replace", 5)  # the third shard's temp file is complete but never renamed
+        # a shard is written as a pair: both temp files, then the data's rename, then the sidecar's; the
+        # third shard's renames are calls 5 and 6
+        calls["replace"] += 1
+        if (kill_at, calls["replace"]) in (("replace", 5), ("sidecar", 6)):
+            # replace: the third shard's temp files are complete but never renamed; sidecar: its data is
+            # renamed into place, its sidecar never will be
+            os.kill(os.getpid(), signal.SIGKILL)
         real_replace(src, dst)
 
-    sidecar.atomic_write_json, os.replace = json_then_maybe_die, replace_then_maybe_die
+    os.replace = replace_then_maybe_die
 
     def compute_batch(batch):
         die_on("compute", 3)
