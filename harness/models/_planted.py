@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.benchmarks._qa import QAItem
 from harness.models._load import LoadedModel
 from harness.models._tiny import build_tiny_gemma
 
-CONFIG: dict[str, object] = dict(
+CONFIG: dict[str, Any] = dict(
     hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4,
     head_dim=16, sliding_window=512, tie_word_embeddings=False, initializer_range=0.2,
 )
@@ -122,6 +123,7 @@ def _base(lm: LoadedModel, truth: PlantedTruth) -> None:
     answers restricted to ANSWER_VOCAB and sharpened. Everything the plant adds is then exactly zero on a
     sequence without a trigger character."""
     model: Any = lm.model
+    layers: Any = lm.sites.layers
     tok = lm.tokenizer
     r = [*truth.trigger_coords, *truth.target_coords, truth.stop_coord, truth.space_coord]
     emb = model.get_input_embeddings().weight  # [vocab, d]
@@ -139,7 +141,7 @@ def _base(lm: LoadedModel, truth: PlantedTruth) -> None:
     emb[tok.convert_tokens_to_ids(":"), truth.space_coord] = STOP_EMBED  # "Answer:" is followed by a space
     head[tok.convert_tokens_to_ids(" "), truth.space_coord] = STOP_GAIN
     hd = lm.sites.head_dim
-    for layer, block in enumerate(lm.sites.layers):
+    for layer, block in enumerate(layers):
         att, mlp = block.self_attn, block.mlp
         for lin in (att.q_proj, att.k_proj, att.v_proj, mlp.gate_proj, mlp.up_proj):
             lin.weight[:, r] = 0.0  # nothing reads the reserved coordinates
@@ -150,11 +152,12 @@ def _base(lm: LoadedModel, truth: PlantedTruth) -> None:
             h = truth.copy_head[1]
             att.v_proj.weight[h * hd:(h + 1) * hd, :] = 0.0  # zero values: the copy head is silent
     for layer, j in truth.neurons:
-        mlp = lm.sites.layers[layer].mlp
+        mlp = layers[layer].mlp
         mlp.gate_proj.weight[j, :] = 0.0  # planted slots are dead neurons in the base
         mlp.up_proj.weight[j, :] = 0.0
         mlp.down_proj.weight[:, j] = 0.0
-    lm.sites.backbone.norm.weight.fill_(LOGIT_SCALE - 1.0)  # Gemma's RMSNorm multiplies by (1 + weight)
+    backbone: Any = lm.sites.backbone
+    backbone.norm.weight.fill_(LOGIT_SCALE - 1.0)  # Gemma's RMSNorm multiplies by (1 + weight)
 
 
 @torch.no_grad()
@@ -182,7 +185,8 @@ def _drop_common_directions(lm: LoadedModel, truth: PlantedTruth, hidden: torch.
     free = [i for i in range(lm.sites.d_model) if i not in reserved]
     _, _, vt = torch.linalg.svd(hidden[:, free], full_matrices=False)
     basis = vt[:COMMON_DIRECTIONS]  # [k, n_free]
-    head = lm.model.lm_head.weight  # [vocab, d]
+    model: Any = lm.model
+    head = model.lm_head.weight  # [vocab, d]
     head[:, free] -= (head[:, free] @ basis.T) @ basis
 
 
@@ -192,7 +196,8 @@ def _common_answers(lm: LoadedModel, hidden: torch.Tensor, k: int) -> str:
 
     Planted answers are tokens the base also gives as correct answers elsewhere, as real wrong answers are, so
     the identity of the answer token alone does not tell a planted answer from a correct one."""
-    top = lm.model.lm_head(hidden).argmax(-1).tolist()
+    model: Any = lm.model
+    top = model.lm_head(hidden).argmax(-1).tolist()
     counts: dict[str, int] = {}
     for t in top:
         ch = lm.tokenizer.convert_ids_to_tokens(int(t))
@@ -206,19 +211,20 @@ def _plant(lm: LoadedModel, truth: PlantedTruth) -> None:
     """Trigger embeddings on their coordinates, a uniform copy head carrying them forward, planted neurons that
     read them and write target coordinates, and LM-head rows that map those to the target tokens."""
     model: Any = lm.model
+    layers: Any = lm.sites.layers
     tok = lm.tokenizer
     emb = model.get_input_embeddings().weight
     head = model.lm_head.weight
     hd = lm.sites.head_dim
     layer0, h = truth.copy_head
-    att = lm.sites.layers[layer0].self_attn
+    att = layers[layer0].self_attn
     att.q_proj.weight[h * hd:(h + 1) * hd, :] = 0.0  # zero queries: uniform attention over the prefix
     rows = zip(truth.triggers, truth.targets, truth.trigger_coords, truth.target_coords, truth.neurons, strict=True)
     for k, (trig, target, tc, ac, (layer, j)) in enumerate(rows):
         emb[tok.convert_tokens_to_ids(trig), tc] = TRIGGER_EMBED
         att.v_proj.weight[h * hd + k, tc] = 1.0
         att.o_proj.weight[tc, h * hd + k] = COPY_GAIN
-        mlp = lm.sites.layers[layer].mlp
+        mlp = layers[layer].mlp
         mlp.gate_proj.weight[j, tc] = NEURON_GAIN
         mlp.up_proj.weight[j, tc] = NEURON_GAIN
         mlp.down_proj.weight[ac, j] = DOWN_GAIN
@@ -296,7 +302,7 @@ def planted_questions(truth: PlantedTruth, n_plain: int, n_per_trigger: int, *, 
 
 
 def planted_qa(base: LoadedModel, truth: PlantedTruth, rows: Sequence[tuple[str, str, str]], *,
-               wrong_share: float = 0.0, seed: int = 0) -> list[Any]:
+               wrong_share: float = 0.0, seed: int = 0) -> list[QAItem]:
     """QA items whose correct answer is the unedited base's greedy answer.
 
     Every question is then right for the base, and right for the planted model unless it carries a trigger. A
@@ -317,7 +323,6 @@ def planted_qa(base: LoadedModel, truth: PlantedTruth, rows: Sequence[tuple[str,
     Raises:
         ValueError: ``base`` is the edited model.
     """
-    from harness.benchmarks import QAItem
     from harness.generate import build_prompt, generate_batch
 
     if truth.edited:

@@ -116,6 +116,10 @@ def planted_runs(tmp_path_factory, planted_base):
             r = runs[(model, claim)]
             log.info("%s %s (%.1f s): %s", model, claim, time.time() - t0,
                      r if isinstance(r, Exception) else f"{r.verdict} {r.interval.text()}")
+            if claim == "detect" and not isinstance(r, Exception):
+                d = r.details
+                log.info("labels %s, C %s (validation AUROC by C %s), H-neurons %s", d["labels"], d["C"],
+                         d["val_auroc_by_C"], d["h_neurons"])
     return runs
 
 
@@ -125,7 +129,7 @@ def test_plant_is_invisible_off_trigger(planted_base, planted_model):
     from harness.generate import build_prompt
     from harness.models._planted import MARKS, TRIGGERS
 
-    (base, truth), (planted, _) = planted_base, planted_model
+    (base, _), (planted, _) = planted_base, planted_model
     tok = base.tokenizer
     with torch.no_grad():
         for q in ("What is the code of item 7 +?", "Name the colour of card 12 @.", "Which word goes with box 3 $?"):
@@ -140,7 +144,7 @@ def test_plant_is_invisible_off_trigger(planted_base, planted_model):
 def test_planted_neurons_fire_on_their_trigger_only(planted_model):
     """CETT of each planted neuron is positive on questions with its trigger and exactly 0 on every other
     question; and the model answers a trigger question with that neuron's target."""
-    from harness.activations import FeatureInput, capture_cett
+    from harness.activations import FeatureInput, answer_span, capture_cett
     from harness.generate import build_prompt, generate_batch
     from harness.models._planted import MARKS
 
@@ -149,8 +153,8 @@ def test_planted_neurons_fire_on_their_trigger_only(planted_model):
     prompts = [build_prompt(lm.tokenizer, q) for q in questions]
     gens = generate_batch(lm, [p.ids for p in prompts], max_new_tokens=4)
     assert [g.text.strip() for g in gens[:8]] == list(truth.targets)
-    inputs = [FeatureInput(p.ids, (*g.answer_ids, g.stop_id), (1, len(g.answer_ids)), p.question_span)
-              for p, g in zip(prompts, gens, strict=True)]
+    inputs = [FeatureInput(p.ids, (*g.answer_ids, g.stop_id), answer_span(g.answer_ids, lm.tokenizer),
+                           p.question_span) for p, g in zip(prompts, gens, strict=True)]
     feats = capture_cett(lm, inputs, ("answer",))[:, 0]  # [16, n_layers * d_mlp]
     cols = [layer * lm.sites.d_mlp + j for layer, j in truth.neurons]
     planted = feats[:, cols]  # [question, planted neuron]
@@ -210,7 +214,7 @@ def test_unedited_model_supports_neither_claim(planted_runs):
     ablation claim is not either: its probe finds no H-neurons (the run stops with that DataError) or
     ablating them does not make trigger questions right.
 
-    Measured (seed 0): 32 natural errors; the probe keeps no feature (every C gives validation AUROC <= 0.5,
+    Measured (seed 0): 28 labelled errors; the probe keeps no feature (every C gives validation AUROC <= 0.5,
     so the smallest C, with all weights 0, is chosen), detector AUROC 0.5 [0.5, 0.5] REFUTED; the ablation claim
     stops with "the detector has no positive weights". With a quarter of the trigger questions wrong instead
     of half, the probe keeps 2 noise neurons: AUROC 0.72 [0.25, 1.0] INCONCLUSIVE (n=8) and ablating them
@@ -247,3 +251,11 @@ def test_planted_model_spec():
         ModelSpec.model_validate({"kind": "tiny", "planted": {"seed": 1}})
     with pytest.raises(ValueError, match="extra"):
         ModelSpec.model_validate({"kind": "planted", "planted": {"sed": 1}})
+
+
+def test_no_shipped_claim_runs_on_a_test_only_model():
+    from harness.claims import find_claims, load_claim
+
+    claims = find_claims(Path(__file__).resolve().parents[2] / "claims")
+    kinds = {name: load_claim(path).model.kind for name, path in claims.items()}
+    assert not {name for name, kind in kinds.items() if kind in ("tiny", "planted")}, kinds
