@@ -68,8 +68,8 @@ STOP_GAIN = 1000.0
 space, as the harness scores continuations; short generations keep the CPU tests fast)."""
 MLP_WRITE = 0.1
 """Gain of every post-feedforward norm of the base: MLPs write weakly into the residual stream, so ablating a
-few neurons leaves the answers as they were (in a large model each neuron is a small share; in a model with
-128 neurons a layer, at full gain, ablating any few of them changes most answers)."""
+few neurons changes fewer answers (in a large model each neuron is a small share). Ablating 15 random neurons
+changed 8-44% of the base's answers at this gain, 58-98% at full gain (5 random sets, seed 0)."""
 
 
 @dataclass(frozen=True)
