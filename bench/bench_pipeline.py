@@ -31,6 +31,11 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--sweep-items", type=int, default=60, help="counterfactual items in the intervention sweep")
+    ap.add_argument("--sweep-sets", type=int, default=4, help="random neuron sets beside the treatment in the sweep")
+    ap.add_argument("--claims", action="store_true",
+                    help="also run every shipped claim cold (empty store, in a temporary folder) and warm, printing "
+                         "each claim's wall time and the peak memory of each run (about an hour on 2 cores)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_grad_enabled(False)
@@ -127,8 +132,12 @@ def main() -> None:
     print(f"plain backbone forward (ceiling)     : {plain:8.0f} tok/s -> capture at {cap / plain:.0%} of it")
     print(f"naive per-example with LM head       : {naive:8.0f} tok/s -> harness is {cap / naive:.2f}x")
     _bench_scoring(lm, args.n_naive)
+    _bench_sweep(lm, args.sweep_items, args.sweep_sets, args.n_naive)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory: {peak:.0f} MiB")
+    if args.claims:
+        del lm
+        _bench_claims()
     if lm.device.type == "cuda":
         print(f"peak CUDA memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 
@@ -164,6 +173,121 @@ def _bench_scoring(lm, n_naive):  # type: ignore[no-untyped-def]
           f"{t_flat / t_shared:.2f}x")
     print(f"naive full-model pass per choice             : {n_naive / t_naive:7.1f} items/s -> harness is "
           f"{(n / t_shared) / (n_naive / t_naive):.2f}x")
+
+
+def _bench_sweep(lm, n_items, n_sets, n_naive):  # type: ignore[no-untyped-def]
+    """An intervention sweep as the claims run it: a neuron set and random matched sets, each at 3 alphas,
+    scored forward-only (log P(context answer) - log P(real answer)) on the same counterfactual items; beside
+    a naive sweep (one item and one option at a time, full model with the LM head on every position) and the
+    plain backbone forward over the same prompts and conditions (the ceiling)."""
+    from harness.benchmarks import load_embedded_counterfactual
+    from harness.claims._evaluate import Evaluator
+    from harness.claims._spec_intervention import BenchmarkSpec
+    from harness.controls import random_matched_neurons
+    from harness.interventions import scale_neurons, scale_neurons_grouped
+
+    rng = np.random.default_rng(0)
+    d_mlp, n_layers = lm.sites.d_mlp, lm.sites.n_layers
+    treat = sorted({(int(rng.integers(n_layers)), int(rng.integers(d_mlp))) for _ in range(60)})
+    sets = [treat] + [random_matched_neurons(treat, d_mlp, n_layers, treat, np.random.default_rng(s))
+                      for s in range(n_sets)]
+    alphas = (0.0, 2.0, 3.0)
+    conditions = [(u, a) for u in sets for a in alphas]
+    items = [it for it in load_embedded_counterfactual() if it.best >= 0][:n_items]
+    ev = Evaluator(lm, BenchmarkSpec(kind="counterfactual", metric="target_margin"), items)
+    ev.run()  # warm-up
+
+    def ours_one(units, a):  # type: ignore[no-untyped-def]
+        with scale_neurons(lm, units, a):
+            return ev.run()
+
+    single, t_ours = _timed(lambda: [ours_one(u, a) for u, a in conditions])
+    per_pass = len(alphas)
+
+    def grouped():  # type: ignore[no-untyped-def]
+        out = []
+        for k in range(0, len(conditions), per_pass):
+            with scale_neurons_grouped(lm, conditions[k:k + per_pass]):
+                out += list(ev.run_grouped(len(conditions[k:k + per_pass])))
+        return out
+
+    both, t_grouped = _timed(grouped)
+    gap = float(np.max(np.abs(np.array(both) - np.array(single))))
+    prompts = [ev._choices(it, "target_margin") for it in items]
+
+    def ceiling():  # type: ignore[no-untyped-def]
+        seqs = sorted((list(p) for p, _ in prompts), key=len)
+        for _ in conditions:
+            for b in range(0, len(seqs), ev.spec.batch_size):
+                chunk = seqs[b:b + ev.spec.batch_size]
+                w = max(map(len, chunk))
+                ids = torch.tensor([[0] * (w - len(x)) + x for x in chunk], device=lm.device)
+                mask = torch.tensor([[0] * (w - len(x)) + [1] * len(x) for x in chunk], device=lm.device)
+                lm.sites.backbone(input_ids=ids, attention_mask=mask, use_cache=False)
+
+    _, t_ceiling = _timed(ceiling)
+    from harness.generate import encode_continuation
+
+    naive_conditions = conditions[: max(1, len(conditions) // 5)]
+
+    def naive():  # type: ignore[no-untyped-def]
+        for units, a in naive_conditions:
+            with scale_neurons(lm, units, a):
+                for p, opts in prompts[:n_naive]:
+                    for o in opts:
+                        c = encode_continuation(lm.tokenizer, o)
+                        lp = torch.log_softmax(lm.model(input_ids=torch.tensor([list(p) + c])).logits[0].float(), -1)
+                        sum(float(lp[len(p) + i - 1, t]) for i, t in enumerate(c))
+
+    _, t_naive = _timed(naive)
+    cells = len(items) * len(conditions)
+    r_ours, r_ceiling = cells / t_ours, cells / t_ceiling
+    r_naive = n_naive * len(naive_conditions) / t_naive
+    print(f"\n== intervention sweep: {len(sets)} neuron sets x {len(alphas)} alphas on {len(items)} counterfactual "
+          f"items ({cells} item-conditions) ==")
+    print(f"harness (forward-only, prompt once per condition): {r_ours:7.1f} item-conditions/s ({t_ours:.1f} s)")
+    print(f"harness, {per_pass} conditions per batched pass          : {cells / t_grouped:7.1f} item-conditions/s -> "
+          f"{t_ours / t_grouped:.2f}x one condition per pass (largest difference {gap:.1e} nats)")
+    print(f"plain backbone forward over the prompts (ceiling)  : {r_ceiling:7.1f} item-conditions/s -> harness at "
+          f"{r_ours / r_ceiling:.0%} of it")
+    print(f"naive (one item and option at a time, LM head)     : {r_naive:7.1f} item-conditions/s -> harness is "
+          f"{r_ours / r_naive:.2f}x")
+
+
+def _bench_claims() -> None:
+    """Every shipped claim end to end: once cold (an empty store and results folder; the dequantized weights
+    cache is kept) and once warm (the same store), in subprocesses; per-claim wall time and peak memory."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        runs = {}
+        for name in ("cold", "warm"):
+            results = Path(tmp) / f"results-{name}"
+            cmd = [sys.executable, "-m", "pytest", "claims", "-q", "-p", "no:cacheprovider",
+                   f"--claims-store={Path(tmp) / 'store'}", f"--claims-results={results}"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # max over children so far
+            times = {}
+            for f in sorted(results.glob("*.json")):
+                if not f.name.startswith("_"):
+                    r = json.loads(f.read_text())
+                    times[r["claim_id"]] = (r["timings"].get("total_s", float("nan")), r["verdict"])
+            runs[name] = (wall, peak if peak > before else before, times, proc.returncode)
+    cold, warm = runs["cold"], runs["warm"]
+    print(f"\n== shipped claims end to end ({len(cold[2])} run here; pytest exit {cold[3]} cold, {warm[3]} warm) ==")
+    print(f"{'claim':<44} {'cold s':>8} {'warm s':>8}  verdict")
+    for cid in sorted(cold[2]):
+        print(f"{cid:<44} {cold[2][cid][0]:8.1f} {warm[2].get(cid, (float('nan'),))[0]:8.1f}  {cold[2][cid][1]}")
+    print(f"{'whole run (wall, incl. collection and model load)':<44} {cold[0]:8.1f} {warm[0]:8.1f}")
+    print(f"peak resident memory of a claim run: {max(cold[1], warm[1]) / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ class Edit:
     """alpha -> hook context manager."""
     identity_at: float | None
     """The alpha at which the edit registers no hook (bit-exact clean model), or None."""
+    grouped: Callable[[list[tuple[Any, float]]], Any] | None = None
+    """[(units, alpha) per condition] -> a hook context manager giving each batch row its condition's edit
+    (several conditions in one batched pass); None where the edit has no per-row form."""
 
 
 @dataclass
@@ -65,7 +68,7 @@ def _rng(seed: int) -> np.random.Generator:
 
 def _neurons(lm: Any, det: Any) -> Treatment:
     from harness.controls import random_matched_neurons
-    from harness.interventions import scale_neurons
+    from harness.interventions import scale_neurons, scale_neurons_grouped
 
     d_mlp, n_layers = lm.sites.d_mlp, lm.sites.n_layers
     coef = det.fit.detector.coef
@@ -77,7 +80,8 @@ def _neurons(lm: Any, det: Any) -> Treatment:
     exclude = [(int(i) // d_mlp, int(i) % d_mlp) for i in np.flatnonzero(coef != 0)]
 
     def edit(units: list[tuple[int, int]]) -> Edit:
-        return Edit("neuron_scaling", [list(u) for u in units], lambda a: scale_neurons(lm, units, a), 1.0)
+        return Edit("neuron_scaling", [list(u) for u in units], lambda a: scale_neurons(lm, units, a), 1.0,
+                    lambda conds: scale_neurons_grouped(lm, conds))
 
     def control(seed: int) -> Edit:
         return edit(random_matched_neurons(neurons, d_mlp, n_layers, exclude, _rng(seed)))

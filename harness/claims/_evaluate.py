@@ -134,6 +134,27 @@ class Evaluator:
             raise AssertionError("metric judged is graded by the claim's judges (see _steering), not here")
         return self._choice_metric(metric)
 
+    @property
+    def groupable(self) -> bool:
+        """The metric is scored forward-only, so several conditions can share one batched pass."""
+        return self.spec.metric not in ("compliance", "accuracy", "judged")
+
+    def run_grouped(self, n_groups: int) -> np.ndarray:
+        """Outcomes [n_groups, n_items] under a grouped edit active around the call: every item is scored
+        once per condition, G conditions per batched pass (the batch holds G x batch_size rows)."""
+        if not self.groupable:
+            raise ValueError(f"metric {self.spec.metric} generates text; its conditions run one at a time")
+        n = len(self.items)
+        groups = [g for g in range(n_groups) for _ in range(n)]
+        bs = self.spec.batch_size * n_groups
+        if self.spec.metric == "nll":
+            pairs = self._nll_pairs() * n_groups
+            from harness.generate import score_continuations
+
+            lp, k = score_continuations(self.lm, pairs, batch_size=bs, groups=groups)
+            return (-lp / k).reshape(n_groups, n)
+        return self._choice_metric(self.spec.metric, n_groups=n_groups).reshape(n_groups, n)
+
     def _choices(self, item: Any, metric: str) -> tuple[list[int], list[str]]:
         """Prompt ids and the option texts to score for one item."""
         if self.spec.kind == "counterfactual":
@@ -153,7 +174,8 @@ class Evaluator:
         style: Any = "chat" if self.style == "chat" else "fewshot"
         return list(build_prompt(self.lm.tokenizer, item.question, style).ids), [item.aliases[0]]
 
-    def _choice_metric(self, metric: str) -> np.ndarray:
+    def _choice_metric(self, metric: str, n_groups: int = 0) -> np.ndarray:
+        """One outcome per item, or per (condition, item) in condition-major order with ``n_groups``."""
         from harness.generate import encode_continuation, score_choices
 
         tok = self.lm.tokenizer
@@ -162,8 +184,16 @@ class Evaluator:
             ids, opts = self._choices(it, metric)
             prompts.append(ids)
             choices.append([encode_continuation(tok, o) for o in opts])
-        ll = score_choices(self.lm, prompts, choices, batch_size=self.spec.batch_size)
-        return np.array([_reduce(metric, it, v) for it, v in zip(self.items, ll, strict=True)], dtype=np.float64)
+        if n_groups:
+            n = len(self.items)
+            ll = score_choices(self.lm, prompts * n_groups, choices * n_groups,
+                               batch_size=self.spec.batch_size * n_groups,
+                               groups=[g for g in range(n_groups) for _ in range(n)])
+            items = self.items * n_groups
+        else:
+            ll = score_choices(self.lm, prompts, choices, batch_size=self.spec.batch_size)
+            items = self.items
+        return np.array([_reduce(metric, it, v) for it, v in zip(items, ll, strict=True)], dtype=np.float64)
 
     def _compliance(self) -> np.ndarray:
         """Greedy MC letter (lettered options, few tokens); compliance = picks the context's option."""
@@ -210,13 +240,15 @@ class Evaluator:
         self.extras = {"empty_answers": empty, "empty_answer_rate": empty / len(self.items)}
         return np.array([float(alias_match(t, it.aliases)) for t, it in zip(texts, self.items, strict=True)])
 
+    def _nll_pairs(self) -> list[tuple[list[int], list[int]]]:
+        tok = self.lm.tokenizer
+        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+        return [(bos, _ids(tok, it.text)) for it in self.items]
+
     def _nll(self) -> np.ndarray:
         from harness.generate import score_continuations
 
-        tok = self.lm.tokenizer
-        bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
-        pairs = [(bos, _ids(tok, it.text)) for it in self.items]
-        lp, n = score_continuations(self.lm, pairs, batch_size=self.spec.batch_size)
+        lp, n = score_continuations(self.lm, self._nll_pairs(), batch_size=self.spec.batch_size)
         return -lp / n
 
 

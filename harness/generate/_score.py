@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from harness.models import LoadedModel
+from harness.models import LoadedModel, rows_in_groups
 
 
 @torch.inference_mode()
@@ -19,10 +19,12 @@ def score_continuations(
     lm: LoadedModel,
     pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
     batch_size: int = 32,
+    groups: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum of log P(continuation | prompt) for each (prompt ids, continuation ids) pair.
 
-    Any interventions active around the call (hook context managers) apply to the scored passes.
+    Any interventions active around the call (hook context managers) apply to the scored passes; with
+    ``groups`` (one condition index per pair) every pass marks its rows' conditions for a grouped edit.
 
     Returns:
         (logprob [n] float64, n_tokens [n] int): the summed log-probability of each continuation and its
@@ -52,8 +54,9 @@ def score_continuations(
                 cols.append(t - 1)
                 targets.append(s[t])
                 owner.append(b)
-        hidden = lm.sites.backbone(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
-                                   use_cache=False).last_hidden_state  # [B, T, d_model]
+        with rows_in_groups(None if groups is None else torch.tensor([groups[i] for i in idx])):
+            hidden = lm.sites.backbone(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device),
+                                       use_cache=False).last_hidden_state  # [B, T, d_model]
         picked = hidden[torch.tensor(rows, device=lm.device), torch.tensor(cols, device=lm.device)]  # [P, d]
         logits = lm.sites.lm_head(picked).float()  # [P, vocab]
         cap = lm.sites.final_logit_softcapping
@@ -79,8 +82,12 @@ def score_choices(
     prompts: Sequence[Sequence[int]],
     choices: Sequence[Sequence[Sequence[int]]],
     batch_size: int = 16,
+    groups: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
     """Summed log P(choice | prompt) for every choice of every prompt, encoding each prompt once.
+
+    With ``groups`` (one condition index per prompt) every pass marks its rows' conditions, so a grouped edit
+    (e.g. ``scale_neurons_grouped``) scores several conditions of the same items in one batched pass.
 
     Each prompt is prefilled once into a KV cache (left padding, positions from the mask, as in decoding);
     the cache is repeated once per choice and all choices are scored in one more pass. For C choices of a few
@@ -102,7 +109,9 @@ def score_choices(
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     for b0 in range(0, len(order), batch_size):
         idx = order[b0:b0 + batch_size]
-        cache, last, mask, next_pos = _prefill(lm, [tuple(prompts[i]) for i in idx], pad, False, 0)
+        g = None if groups is None else torch.tensor([groups[i] for i in idx])
+        with rows_in_groups(g):
+            cache, last, mask, next_pos = _prefill(lm, [tuple(prompts[i]) for i in idx], pad, False, 0)
         rows = [(b, c) for b, i in enumerate(idx) for c in range(len(choices[i]))]
         conts = [list(choices[idx[b]][c]) for b, c in rows]
         sel = torch.tensor([b for b, _ in rows], device=lm.device)
@@ -116,8 +125,9 @@ def score_choices(
         ids, cmask = ids.to(lm.device), cmask.to(lm.device)
         full_mask = torch.cat([mask[sel], cmask], dim=-1)
         pos = next_pos[sel].unsqueeze(-1) + torch.arange(width, device=lm.device)
-        hidden = lm.sites.backbone(input_ids=ids, attention_mask=full_mask, position_ids=pos, **{ckw: cache},
-                                   use_cache=True).last_hidden_state  # [R, W, d]
+        with rows_in_groups(None if g is None else g[sel.cpu()]):
+            hidden = lm.sites.backbone(input_ids=ids, attention_mask=full_mask, position_ids=pos, **{ckw: cache},
+                                       use_cache=True).last_hidden_state  # [R, W, d]
         # token 0 of a choice is predicted by the prompt's last position, token t by choice position t - 1
         states = torch.cat([last[sel].unsqueeze(1), hidden[:, :-1]], dim=1)  # [R, W, d]
         keep = cmask.bool()

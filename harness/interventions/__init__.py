@@ -6,7 +6,7 @@ registers no hook at its no-op parameter."""
 from harness.interventions._capture import capture_site_means
 from harness.interventions._direction import diff_of_means, steer_direction
 from harness.interventions._iti import ITIResult, capture_heads, fit_iti, iti_shift
-from harness.interventions._neurons import scale_neurons
+from harness.interventions._neurons import scale_neurons, scale_neurons_grouped
 from harness.interventions._sae import SAE, load_sae, save_sae, scale_sae_features
 from harness.interventions._sae_train import train_sae
 
@@ -21,6 +21,7 @@ __all__ = [
     "load_sae",
     "save_sae",
     "scale_neurons",
+    "scale_neurons_grouped",
     "scale_sae_features",
     "steer_direction",
     "train_sae",

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from harness.interventions._common import CastCache
-from harness.models import LoadedModel, temporary_hooks
+from harness.models import LoadedModel, row_groups, temporary_hooks
 
 
 def _by_layer(lm: LoadedModel, neurons: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
@@ -62,6 +62,39 @@ def scale_neurons(lm: LoadedModel, neurons: Sequence[tuple[int, int]], alpha: fl
         def hook(_m: Any, args: tuple[Any, ...], cache: CastCache = cache) -> tuple[Any, ...]:
             z: torch.Tensor = args[0]  # [B, T, d_mlp]
             return (z * cache.like(z), *args[1:])
+
+        pre.append((lm.sites.down_proj(layer), hook))
+    return temporary_hooks(pre=pre)
+
+
+def scale_neurons_grouped(lm: LoadedModel,
+                          conditions: Sequence[tuple[Sequence[tuple[int, int]], float]]) -> AbstractContextManager[None]:
+    """Several neuron scalings at once, one per batch row: a row of condition g has the neurons of
+    ``conditions[g]`` multiplied by its alpha, every other neuron exactly as in the clean model.
+
+    The scorer running the passes marks each row with its condition (``rows_in_groups``); a row computes
+    what ``scale_neurons(lm, *conditions[g])`` computes alone, so G conditions share one batched pass.
+
+    Raises:
+        ValueError: a pair is out of range (as ``scale_neurons``).
+        RuntimeError: a pass inside the block has no row groups (the caller did not mark its rows).
+    """
+    per_layer: dict[int, np.ndarray] = {}
+    for g, (neurons, alpha) in enumerate(conditions):
+        for layer, idx in _by_layer(lm, neurons).items():
+            scale = per_layer.setdefault(layer, np.ones((len(conditions), lm.sites.d_mlp)))
+            scale[g, idx] = alpha
+    pre = []
+    for layer, table in per_layer.items():
+        cache = CastCache(table)
+
+        def hook(_m: Any, args: tuple[Any, ...], cache: CastCache = cache) -> tuple[Any, ...]:
+            groups = row_groups()
+            if groups is None:
+                raise RuntimeError("scale_neurons_grouped: a forward pass ran without row groups; score through "
+                                   "a scorer that takes groups=")
+            z: torch.Tensor = args[0]  # [B, T, d_mlp]
+            return (z * cache.like(z)[groups.to(z.device)].unsqueeze(1), *args[1:])
 
         pre.append((lm.sites.down_proj(layer), hook))
     return temporary_hooks(pre=pre)

@@ -30,6 +30,6 @@ __all__ = [
     "resolve_sites",
 ]
 
-from harness.models._hooks import decode_step, decoding_step, temporary_hooks
+from harness.models._hooks import decode_step, decoding_step, row_groups, rows_in_groups, temporary_hooks
 
-__all__ += ["decode_step", "decoding_step", "temporary_hooks"]
+__all__ += ["decode_step", "decoding_step", "row_groups", "rows_in_groups", "temporary_hooks"]

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import torch
 from torch import nn
 
 PreHook = Callable[[nn.Module, tuple[Any, ...]], Any]
@@ -55,3 +56,23 @@ def decoding_step(step: int | None) -> Iterator[None]:
         yield
     finally:
         _DECODE_STEP.reset(token)
+
+
+_ROW_GROUPS: ContextVar[torch.Tensor | None] = ContextVar("harness_row_groups", default=None)
+
+
+def row_groups() -> torch.Tensor | None:
+    """Condition index [B] of every batch row of the current forward pass, where a scorer evaluates several
+    conditions (edits, alphas) in one batched pass; None otherwise. Grouped edits read it to give each row
+    its own parameters."""
+    return _ROW_GROUPS.get()
+
+
+@contextmanager
+def rows_in_groups(groups: torch.Tensor | None) -> Iterator[None]:
+    """Mark the batch rows of the passes inside the block with their condition index (set by scorers only)."""
+    token = _ROW_GROUPS.set(groups)
+    try:
+        yield
+    finally:
+        _ROW_GROUPS.reset(token)

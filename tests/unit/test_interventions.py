@@ -599,3 +599,69 @@ def test_edits_run_in_bfloat16_and_keep_the_dtype():
         assert torch.equal(forward(lm, ids), clean)
     feats = capture_site_means(lm, [X_IN], ["blocks.0.hook_resid_post"], transform=random_sae(32).encode)
     assert feats.dtype == np.float32 and np.isfinite(feats).all()
+
+
+def test_grouped_conditions_score_like_one_condition_at_a_time(tiny):
+    """Several neuron scalings in one batched pass (rows marked with their condition) give each condition the
+    outcomes it gets alone: forward-only choice scores and held-out NLL, within float32 tolerance."""
+    from harness.benchmarks import load_embedded_counterfactual
+    from harness.claims._evaluate import Evaluator, _Text
+    from harness.claims._spec_intervention import BenchmarkSpec
+    from harness.interventions import scale_neurons, scale_neurons_grouped
+
+    conds = [([(0, 3), (1, 7), (1, 9)], 0.0), ([(0, 5), (1, 2)], 3.0), ([(0, 3)], 1.0), ([(1, 1), (1, 60)], -2.0)]
+    items = [it for it in load_embedded_counterfactual() if it.best >= 0][:10]
+    texts = [_Text(f"t{i}", f"The river {i} runs into the sea near town number {i * 3}.") for i in range(6)]
+    for spec, its in ((BenchmarkSpec(kind="counterfactual", metric="target_margin", batch_size=4), items),
+                      (BenchmarkSpec(kind="heldout_text", metric="nll", batch_size=4), texts)):
+        ev = Evaluator(tiny, spec, its)
+        alone = []
+        for units, alpha in conds:
+            with scale_neurons(tiny, units, alpha):
+                alone.append(ev.run())
+        with scale_neurons_grouped(tiny, conds):
+            grouped = ev.run_grouped(len(conds))
+        assert grouped.shape == (len(conds), len(its))
+        np.testing.assert_allclose(grouped, np.stack(alone), rtol=1e-4, atol=1e-4)
+        assert not np.allclose(alone[0], alone[2])  # the conditions differ, so rows really got their own edit
+
+
+def test_grouped_edit_refuses_a_pass_without_row_groups(tiny):
+    from harness.generate import score_continuations
+    from harness.interventions import scale_neurons_grouped
+
+    with scale_neurons_grouped(tiny, [([(0, 1)], 0.0)]), pytest.raises(RuntimeError, match="without row groups"):
+        score_continuations(tiny, [([2, 10, 11], [12, 13])])
+
+
+def test_grouped_sweep_fills_the_outcome_cache_with_what_one_pass_each_gives(tiny, tmp_path, monkeypatch):
+    """The intervention sweep of a claim (treatment and control sets at every alpha): conditions computed G
+    per batched pass land in the outcome cache under their own keys with the values a sequential run gives,
+    and the clean (no-op) condition is left to the ordinary path."""
+    from harness.benchmarks import load_embedded_counterfactual
+    from harness.claims._edits import Edit
+    from harness.claims._evaluate import Evaluator
+    from harness.claims._spec_intervention import BenchmarkSpec
+    from harness.claims._steering import _dose, _grouped_outcomes, conditions_per_pass
+    from harness.interventions import scale_neurons, scale_neurons_grouped
+    from harness.store import ArtifactStore
+
+    def edit(units):  # type: ignore[no-untyped-def]
+        return Edit("neuron_scaling", [list(u) for u in units], lambda a: scale_neurons(tiny, units, a), 1.0,
+                    lambda conds: scale_neurons_grouped(tiny, conds))
+
+    edits = [edit([(0, 3), (1, 7)]), edit([(0, 4), (1, 8)]), edit([(0, 11), (1, 2)])]
+    alphas = (0.0, 1.0, 3.0)
+    items = [it for it in load_embedded_counterfactual() if it.best >= 0][:8]
+    ev = Evaluator(tiny, BenchmarkSpec(kind="counterfactual", metric="target_margin", batch_size=4), items)
+    seq, grp = ArtifactStore(tmp_path / "seq"), ArtifactStore(tmp_path / "grp")
+    _grouped_outcomes(grp, ev, edits, alphas, per_pass=4)
+    stored = [f for f in (tmp_path / "grp" / "outcomes").rglob("*.json") if not f.name.endswith(".meta.json")]
+    assert len(stored) == 6  # 3 edits x 2 edited alphas; the no-op is left to the ordinary (shared) path
+    for e in edits:
+        np.testing.assert_allclose(_dose(grp, ev, e, alphas)[0], _dose(seq, ev, e, alphas)[0], rtol=1e-4, atol=1e-4)
+    monkeypatch.setenv("HARNESS_CONDITIONS_PER_PASS", "3")
+    assert conditions_per_pass(torch.device("cpu")) == 3
+    monkeypatch.setenv("HARNESS_CONDITIONS_PER_PASS", "zero")
+    with pytest.raises(Exception, match="not a positive integer"):
+        conditions_per_pass(torch.device("cpu"))
