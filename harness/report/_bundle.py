@@ -154,7 +154,7 @@ def load_bundle(results_dir: Path, claims_dir: Path, ledgers: tuple[Path, ...] =
                 entry.result, entry.source = result_from_record(record), f"ledger {ledger}"
                 used += 1
         if used:
-            sources.append(f"ledger records ({used} claims): {ledger}")
+            sources.append(f"ledger records for claims without a result file: {ledger}")
     holm = results_dir / "_holm.json"
     adjusted = json.loads(holm.read_text()).get("adjusted", {}) if holm.exists() else {}
     for entry in entries.values():
@@ -167,7 +167,7 @@ def _set_status(entry: ClaimEntry, spec_hash: Any) -> None:
     """Verdict when the result was made from the current spec; STALE when the spec changed or is gone."""
     if entry.result is None:
         entry.status = "NOT RUN"
-        entry.stale_reason = ("needs a GPU and the model's weights (a GPU spec)" if entry.needs_gpu
+        entry.stale_reason = ("GPU spec: needs a GPU and the model's weights" if entry.needs_gpu
                               else "no result or ledger record")
         return
     was = entry.result.get("verdict")

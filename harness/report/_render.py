@@ -58,12 +58,13 @@ def field_text(entry: ClaimEntry, name: str) -> str:
         if {"estimate", "low", "high"} <= set(exp):
             text = f"paper: {value_text({**exp, 'level': 0.95}, u)}"
         else:
-            text = "paper: " + ", ".join(f"{k} {number(float(v) / u.factor, u)}" for k, v in exp.items())
+            text = "paper: " + ", ".join(("" if k == "estimate" else f"{k} ") + number(float(v) / u.factor, u)
+                                         for k, v in exp.items())
         return text
     if name == "badge":
         return ""
     if r is None:
-        return "not run"
+        return "not run, GPU spec" if entry.needs_gpu else "not run"
     iv, u = r["interval"], units_of(entry.spec)
     if name == "value":
         return value_text(iv, u)
@@ -146,7 +147,7 @@ def lit(text: str) -> str:
 def make_env(bundle: Bundle, mode: str, templates: Path | None = None) -> Any:
     """A Jinja environment with StrictUndefined and the ``claim`` / ``claims`` / ``lit`` globals."""
     import jinja2
-    from markupsafe import Markup
+    from markupsafe import Markup, escape
 
     loader = jinja2.FileSystemLoader(str(templates)) if templates is not None else None
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=(mode == "html"),
@@ -166,9 +167,11 @@ def make_env(bundle: Bundle, mode: str, templates: Path | None = None) -> Any:
                               "control, externality.")
         return out
 
-    env.globals.update(claim=claim, claims=claims,
-                       lit=(lambda t: Markup(lit(str(t)))) if mode == "html" else lit,
-                       sources=bundle.sources)
+    def lit_any(text: Any) -> str:
+        return Markup(lit(str(escape(text)))) if mode == "html" else lit(str(text))
+
+    # input paths are not results: their digits (a temp folder's name) are stated on purpose
+    env.globals.update(claim=claim, claims=claims, lit=lit_any, sources=[lit_any(s) for s in bundle.sources])
     return env
 
 
