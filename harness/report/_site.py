@@ -17,10 +17,10 @@ table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;paddin
 th{background:#f3f3f3}.badge{font-weight:bold;padding:.05em .4em;border-radius:.3em;color:#fff}
 .v-supported{background:#2a7d2a}.v-refuted{background:#b02a2a}.v-inconclusive{background:#a07000}
 .v-stale{background:#6a4ca0}.v-not-run{background:#777}pre{background:#f6f6f6;padding:.6em;overflow-x:auto}
-figure{display:inline-block;margin:.5em}figcaption{font-size:.8em;max-width:30em}"""
+td.statement{min-width:26em}figure{display:inline-block;margin:.5em}figcaption{font-size:.8em;max-width:30em}"""
 
 INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Claims</title><style>{{ style }}</style></head>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Claims</title><style>{{ style }}</style></head>
 <body>
 <h1>Claims</h1>
 <p>Built by <code>python -m harness.report</code> from: {{ sources | join("; ") }}. Paper: <a href="paper.md">paper.md</a>.</p>
@@ -33,7 +33,7 @@ INDEX = """<!doctype html>
 <th>controls</th><th>judge</th><th>stage</th><th>tier</th></tr></thead><tbody>
 {% for r in rows %}
 <tr class="claim" data-claim="{{ r.id }}" data-status="{{ r.status }}" data-stage="{{ r.stage }}">{{ r.open }}
-<td><a href="claims/{{ r.id }}.html">{{ r.id }}</a></td><td>{{ r.statement }}</td><td>{{ r.value }}</td>
+<td><a href="claims/{{ r.id }}.html">{{ r.id }}</a></td><td class="statement">{{ r.statement }}</td><td>{{ r.value }}</td>
 <td class="verdict">{{ r.badge }}</td><td>{{ r.n }}</td><td>{{ r.controls }}</td><td>{{ r.judge }}</td>
 <td>{{ r.stage }}</td><td>{{ r.tier }}</td>{{ r.close }}</tr>
 {% endfor %}
@@ -60,7 +60,7 @@ INDEX = """<!doctype html>
 """
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ e.claim_id }}</title><style>{{ style }}</style></head>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>{{ e.claim_id }}</title><style>{{ style }}</style></head>
 <body>
 <p><a href="../index.html">all claims</a></p>
 <h1>{{ e.claim_id }}</h1>
@@ -146,8 +146,9 @@ def _row(entry: ClaimEntry) -> dict[str, Any]:
     return {"id": entry.claim_id, "status": entry.status, "stage": entry.stage, "tier": entry.tier,
             "open": Markup(f"<!--c:{entry.claim_id}:{marker(entry.status)}-->"), "close": Markup("<!--/c-->"),
             "statement": field_text(entry, "statement"), "value": field_text(entry, "value"),
-            "badge": Markup(badge(entry, "html")), "n": field_text(entry, "n"),
-            "controls": field_text(entry, "controls"), "judge": judge_text(entry.spec)}
+            "badge": Markup(badge(entry, "html")), "judge": judge_text(entry.spec),
+            "n": field_text(entry, "n") if entry.result else "-",
+            "controls": field_text(entry, "controls") if entry.result else "-"}
 
 
 def _provenance(entry: ClaimEntry) -> str:
