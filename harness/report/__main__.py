@@ -40,6 +40,22 @@ def build(results: Path, claims: Path, template: Path, out: Path, ledgers: tuple
     return problems
 
 
+def check_files(files: list[Path], results: Path, claims: Path, ledgers: tuple[Path, ...] = ()) -> list[str]:
+    """The surface check of rendered files against the current claims and results."""
+    from harness.errors import DataError
+    from harness.report._bundle import load_bundle
+    from harness.report._check import check_surface, html_surface
+
+    bundle = load_bundle(results, claims, ledgers)
+    problems: list[str] = []
+    for path in files:
+        if not path.is_file():
+            raise DataError(f"{path} does not exist. Fix: render it first (python -m harness.report).")
+        text = path.read_text()
+        problems += check_surface(html_surface(text) if path.suffix == ".html" else text, bundle, str(path))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     from harness.store import data_dir
 
@@ -52,13 +68,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="ledger whose records stand in for claims without a result file (repeatable; default: "
                          "reports/ledger.json, the committed baseline)")
     ap.add_argument("--no-ledger", action="store_true", help="use result files only")
+    ap.add_argument("--check", type=Path, nargs="+", default=None, metavar="FILE",
+                    help="only check already rendered files (.md, .html) against the current claims and results "
+                         "(e.g. the committed reports/paper.md)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     results = args.results or data_dir() / "results"
     out = args.out or data_dir() / "report"
     ledgers = () if args.no_ledger else tuple(args.ledger or [REPO / "reports" / "ledger.json"])
     try:
-        problems = build(results, args.claims, args.template, out, ledgers)
+        if args.check:
+            problems = check_files(args.check, results, args.claims, ledgers)
+        else:
+            problems = build(results, args.claims, args.template, out, ledgers)
     except HarnessError as exc:
         print(f"report not rendered: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -67,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print(f"paper: {out / 'paper.md'}\nsite:  {out / 'site' / 'index.html'}")
+    if args.check:
+        print(f"checked {len(args.check)} file(s): every number cites a claim with its current status")
+    else:
+        print(f"paper: {out / 'paper.md'}\nsite:  {out / 'site' / 'index.html'}")
     return 0
 
 

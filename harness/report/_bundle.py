@@ -86,6 +86,14 @@ class Bundle:
                        f"Fix: cite a claim that has a file in {self.claims_dir}.")
 
 
+def shown(path: Path) -> str:
+    """A path as the report prints it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -134,7 +142,7 @@ def load_bundle(results_dir: Path, claims_dir: Path, ledgers: tuple[Path, ...] =
         except SpecError as exc:
             entry.spec_error = str(exc)
         entries[path.stem] = entry
-    sources = [f"claim specs: {claims_dir}"]
+    sources = [f"claim specs: {shown(claims_dir)}"]
     for path in sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []:
         if path.name.startswith("_"):
             continue
@@ -144,7 +152,7 @@ def load_bundle(results_dir: Path, claims_dir: Path, ledgers: tuple[Path, ...] =
         rows = path.with_name(f"{data['claim_id']}.rows.jsonl")
         entry.rows_path = rows if rows.exists() else None
     if results_dir.is_dir():
-        sources.append(f"results: {results_dir}")
+        sources.append(f"results: {shown(results_dir)}")
     for ledger in (results_dir / "_ledger.json", *ledgers):
         records = read_ledger(ledger)
         used = 0
@@ -154,7 +162,7 @@ def load_bundle(results_dir: Path, claims_dir: Path, ledgers: tuple[Path, ...] =
                 entry.result, entry.source = result_from_record(record), f"ledger {ledger}"
                 used += 1
         if used:
-            sources.append(f"ledger records for claims without a result file: {ledger}")
+            sources.append(f"ledger records for claims without a result file: {shown(ledger)}")
     holm = results_dir / "_holm.json"
     adjusted = json.loads(holm.read_text()).get("adjusted", {}) if holm.exists() else {}
     for entry in entries.values():

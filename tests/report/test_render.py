@@ -143,3 +143,19 @@ def test_shipped_paper_renders_and_passes_its_check_from_the_committed_ledger(tm
     for section in ("Question", "Setup", "Detection", "Control", "Externality", "Measurement", "Limitations"):
         assert f"## {section}" in paper
     assert "not run, GPU spec **NOT RUN**" in paper and "paper: 0.843" in paper
+
+
+def test_a_rendered_copy_fails_its_check_once_a_cited_claim_goes_stale(workspace, tmp_path):
+    from harness.report.__main__ import check_files, main
+
+    template = tmp_path / "p.md.j2"
+    template.write_text('AUROC {{ claim("hneuron_detector_auroc").value }}\n')
+    args = ["--results", str(workspace.results), "--claims", str(workspace.claims), "--no-ledger"]
+    assert main([*args, "--template", str(template), "--out", str(tmp_path / "out")]) == 0
+    paper = tmp_path / "out" / "paper.md"
+    assert check_files([paper], workspace.results, workspace.claims) == []
+    spec = workspace.claims / "hneuron_detector_auroc.yaml"
+    spec.write_text(spec.read_text().replace("seeds: 5", "seeds: 6"))  # the claim changed after the render
+    problems = check_files([paper], workspace.results, workspace.claims)
+    assert any("cited as SUPPORTED but is now STALE" in p for p in problems)
+    assert main([*args, "--check", str(paper)]) == 1
