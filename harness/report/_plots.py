@@ -138,11 +138,16 @@ def forest(entry: ClaimEntry, out: Path) -> Plot | None:
     r = entry.result
     if r is None:
         return None
-    rows = [("treatment", r["interval"])]
+    slope = (r.get("details") or {}).get("treatment_slope")
+    # slope_minus_control: the headline interval is a difference; the controls are slopes, so the treatment's
+    # own slope is drawn beside them (a point: its interval is not recorded)
+    rows = [("treatment minus control mean" if slope is not None else "treatment", r["interval"])]
+    if slope is not None:
+        rows.append(("treatment slope", {"estimate": slope, "low": slope, "high": slope}))
     rows += [(f"{c['kind']} {c['seed']}", c["interval"]) for c in r.get("controls") or []]
     fig, ax = _figure()
-    for k, (_, iv) in enumerate(rows):
-        color = "tab:blue" if k == 0 else "grey"
+    for k, (name, iv) in enumerate(rows):
+        color = "tab:blue" if name.startswith("treatment") else "grey"
         ax.errorbar([iv["estimate"]], [k], xerr=[[iv["estimate"] - iv["low"]], [iv["high"] - iv["estimate"]]],
                     fmt="o", color=color, capsize=2, ms=4)
     exp = entry.spec.expected if entry.spec is not None else None
@@ -153,7 +158,8 @@ def forest(entry: ClaimEntry, out: Path) -> Plot | None:
     ax.invert_yaxis()
     ax.set_xlabel("estimate (stored units)")
     return Plot("forest", _save(fig, out, f"{entry.claim_id}-forest.png"),
-                "Forest plot: the treatment's interval (blue) and each control run's interval (grey)")
+                "Forest plot: the treatment's interval (blue) and each control run's interval (grey); for a "
+                "slope-minus-control claim also the treatment's own slope")
 
 
 def control_distribution(entry: ClaimEntry, out: Path) -> Plot | None:
@@ -162,9 +168,12 @@ def control_distribution(entry: ClaimEntry, out: Path) -> Plot | None:
     controls = [float(c["interval"]["estimate"]) for c in (r or {}).get("controls") or []]
     if r is None or len(controls) < 2:
         return None
+    # slope_minus_control compares slopes: mark the treatment's slope, not the difference
+    slope = (r.get("details") or {}).get("treatment_slope")
+    treated = float(slope) if slope is not None else float(r["interval"]["estimate"])
     fig, ax = _figure()
     ax.hist(controls, bins=min(20, max(5, len(controls))), color="grey", alpha=0.7, label="control runs")
-    ax.axvline(r["interval"]["estimate"], color="tab:red", lw=2, label="treatment")
+    ax.axvline(treated, color="tab:red", lw=2, label="treatment slope" if slope is not None else "treatment")
     ax.set_xlabel("estimate (stored units)")
     ax.set_ylabel("control runs")
     ax.legend(fontsize=7)

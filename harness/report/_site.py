@@ -105,7 +105,7 @@ def judge_text(spec: Any) -> str:
 def _data(entry: ClaimEntry, value: float) -> Any:
     from markupsafe import Markup
 
-    return Markup(f"<!--d:{entry.claim_id}-->{value:.4g}<!--/d-->")
+    return Markup(f"<!--d:{entry.claim_id}-->{value:.4f}<!--/d-->")
 
 
 def examples(entry: ClaimEntry, limit: int = 8) -> dict[str, Any] | None:

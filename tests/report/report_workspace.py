@@ -80,7 +80,7 @@ def _intervention(results: Path, claims: Path) -> None:
         controls.append({"kind": "random_neurons", "seed": s, "interval": _iv(0.01 * s, -0.05, 0.06, 30)})
     _write(results, claims, "hneuron_minus_random_slope", "INCONCLUSIVE", _iv(-0.0412, -0.0977, 0.0153, 30),
            controls=controls, p_value=0.0734, evidence=ev,
-           details={"alphas": list(alphas), "metric": "target_margin", "n_items": 30,
+           details={"alphas": list(alphas), "metric": "target_margin", "n_items": 30, "treatment_slope": -0.05,
                     "mean_by_alpha": {str(a): -0.05 * a for a in alphas}})
 
 

@@ -159,3 +159,16 @@ def test_a_rendered_copy_fails_its_check_once_a_cited_claim_goes_stale(workspace
     problems = check_files([paper], workspace.results, workspace.claims)
     assert any("cited as SUPPORTED but is now STALE" in p for p in problems)
     assert main([*args, "--check", str(paper)]) == 1
+
+
+def test_rendering_imports_no_model_stack(workspace):
+    """A report rebuilds without a model: loading, rendering and checking import neither torch, transformers,
+    sklearn nor matplotlib (plots import it inside their functions)."""
+    code = ("import sys; from pathlib import Path; import harness.report as r; "
+            f"b = r.load_bundle(Path({str(workspace.results)!r}), Path({str(workspace.claims)!r})); "
+            "env = r.make_env(b, 'md'); t = env.from_string('{{ claim(\"hneuron_detector_auroc\").full }}').render(); "
+            "assert r.check_surface(t, b, 't') == []; "
+            "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'matplotlib') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"

@@ -39,13 +39,28 @@ def _links(html: str) -> _Links:
     return p
 
 
-@pytest.fixture
-def site(bundle, tmp_path):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One synthetic site for the module (plots take a second each on a shared CPU)."""
+    from report_workspace import build_workspace
+
+    from harness.report import load_bundle
     from harness.report._site import write_site
 
-    out = tmp_path / "site"
-    pages = write_site(bundle, out, paper="# paper\n")
-    return out, pages
+    ws = build_workspace(tmp_path_factory.mktemp("ws"))
+    bundle = load_bundle(ws.results, ws.claims)
+    out = ws.root / "site"
+    return bundle, out, write_site(bundle, out, paper="# paper\n")
+
+
+@pytest.fixture
+def site(built):
+    return built[1], built[2]
+
+
+@pytest.fixture
+def bundle(built):
+    return built[0]
 
 
 def test_index_lists_every_claim_with_its_status_and_links_resolve(bundle, site):
