@@ -156,6 +156,7 @@ def forest(entry: ClaimEntry, out: Path) -> Plot | None:
         ax.legend(fontsize=7)
     ax.set_yticks(range(len(rows)), [n for n, _ in rows], fontsize=6 if len(rows) > 12 else 8)
     ax.invert_yaxis()
+    ax.locator_params(axis="x", nbins=5)
     ax.set_xlabel("estimate (stored units)")
     return Plot("forest", _save(fig, out, f"{entry.claim_id}-forest.png"),
                 "Forest plot: the treatment's interval (blue) and each control run's interval (grey); for a "
@@ -174,6 +175,7 @@ def control_distribution(entry: ClaimEntry, out: Path) -> Plot | None:
     fig, ax = _figure()
     ax.hist(controls, bins=min(20, max(5, len(controls))), color="grey", alpha=0.7, label="control runs")
     ax.axvline(treated, color="tab:red", lw=2, label="treatment slope" if slope is not None else "treatment")
+    ax.locator_params(axis="x", nbins=5)
     ax.set_xlabel("estimate (stored units)")
     ax.set_ylabel("control runs")
     ax.legend(fontsize=7)

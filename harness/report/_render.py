@@ -83,7 +83,7 @@ def field_text(entry: ClaimEntry, name: str) -> str:
     if name == "p":
         text = p_text(r.get("p_value"))
         if entry.holm_p is not None:
-            text += f" (Holm-adjusted {p_text(entry.holm_p).removeprefix('p ')})"
+            text += f" (Holm-adjusted {p_text(entry.holm_p)})"
         return text
     if name == "full":
         extra = f", {p_text(r['p_value'])}" if r.get("p_value") is not None else ""
@@ -184,11 +184,13 @@ def render_paper(bundle: Bundle, template: Path) -> str:
     """
     import jinja2
 
-    if not template.exists():
-        raise ReportError(f"paper template {template} does not exist. Fix: pass --template <file.md.j2>.")
+    if not template.is_file():
+        raise ReportError(f"paper template {template} is not a file. Fix: pass --template <file.md.j2>.")
     env = make_env(bundle, "md", template.parent)
     try:
         return str(env.get_template(template.name).render())
+    except jinja2.TemplateNotFound as exc:
+        raise ReportError(f"{template}: included template {exc.name!r} not found next to it") from None
     except jinja2.UndefinedError as exc:
         raise ReportError(f"{template}: {exc} (undefined in the template). Fix: define it or cite a claim "
                           "field.") from None
