@@ -34,14 +34,13 @@ def _figure() -> tuple[Any, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(5.2, 3.4), dpi=90)
+    return plt.subplots(figsize=(5.2, 3.4), dpi=90, layout="constrained")
 
 
 def _save(fig: Any, out: Path, name: str) -> str:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
     fig.savefig(out / name, format="png")
     plt.close(fig)
     return name
