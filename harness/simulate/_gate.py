@@ -106,9 +106,9 @@ def _evidence(spec: ClaimSpec, member: Member, rng: np.random.Generator, n: int,
     for j, ext in enumerate(spec.externalities):
         ext_alphas = externality_alphas(spec, j)
         base = rng.normal(3.0, 0.5, n)
-        for a in ext_alphas:
-            ev.add(externality_condition(j, ext.benchmark.kind, ext.benchmark.metric), ids,
-                   base + rng.normal(0.0, 0.1, n), alpha=a)
+        for a in ext_alphas:  # no change: 0/1 outcomes at rate 0.5 for a 0/1 metric, else a shared level + noise
+            value = (rng.random(n) < 0.5).astype(float) if ext.benchmark.binary else base + rng.normal(0.0, 0.1, n)
+            ev.add(externality_condition(j, ext.benchmark.kind, ext.benchmark.metric), ids, value, alpha=a)
     return ev
 
 
