@@ -283,7 +283,7 @@ def test_spec_rejects_a_bootstrap_for_a_binary_delta_and_newcombe_elsewhere() ->
 
     data = load_claim(CLAIMS / "iti_qa_accuracy_cost.yaml").model_dump(mode="json", exclude_unset=True)
     data["interval"] = {"method": "bca"}
-    with pytest.raises(ValidationError, match="uses interval.method: newcombe, not bca"):
+    with pytest.raises(ValidationError, match=r"uses interval\.method: newcombe, not bca"):
         ClaimSpec.model_validate(data)
     slope = load_claim(CLAIMS / "hneuron_scaling_counterfactual_slope.yaml").model_dump(mode="json",
                                                                                        exclude_unset=True)

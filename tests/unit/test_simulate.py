@@ -33,7 +33,7 @@ def test_scenarios_are_unique_and_reproducible() -> None:
     a = run_scenario(scenario("wilson-p0.1"), 50, 30, seed=1, n_resamples=1)
     b = run_scenario(scenario("wilson-p0.1"), 50, 30, seed=1, n_resamples=1)
     assert (a.coverage, a.mean_width) == (b.coverage, b.mean_width)
-    with pytest.raises(KeyError, match="available: wilson-p0.5"):
+    with pytest.raises(KeyError, match=r"available: wilson-p0\.5"):
         scenario("wilson")
 
 
