@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from harness.errors import StatsError
 from harness.stats import (
     Interval,
     auroc_ci,
@@ -74,10 +75,14 @@ class CoverageRow:
     fallbacks: int
     """Replications where BCa failed and the percentile interval was used (recorded in the note)."""
     seconds: float
+    refused: str = ""
+    """The StatsError with which the harness refuses this method at this n (then nothing was measured)."""
 
     @property
     def status(self) -> str:
-        """ok (>= FLOOR), borderline (below FLOOR but within 2 MC standard errors of it) or UNDER."""
+        """ok (>= FLOOR), borderline (below FLOOR but within 2 MC standard errors of it), UNDER, or refused."""
+        if self.refused:
+            return "refused"
         if self.coverage >= FLOOR:
             return "ok"
         return "borderline" if self.coverage + 2 * self.mcse >= FLOOR else "UNDER"
@@ -256,7 +261,14 @@ def run_scenario(sc: Scenario, n: int, reps: int, *, seed: int, n_resamples: int
     widths = []
     for r in range(reps):
         rng = np.random.default_rng(np.random.SeedSequence([seed, tag, n, r]))
-        iv = sc.draw(rng, n, r, n_resamples)
+        try:
+            iv = sc.draw(rng, n, r, n_resamples)
+        except StatsError as exc:
+            if r > 0:
+                raise
+            return CoverageRow(key=sc.key, method=sc.method, data=sc.data, n=n, reps=0, coverage=math.nan,
+                               mcse=math.nan, miss_low=math.nan, miss_high=math.nan, mean_width=math.nan,
+                               fallbacks=0, seconds=time.perf_counter() - start, refused=str(exc))
         widths.append(iv.width)
         notes += "BCa failed" in iv.note
         if iv.high < sc.truth:

@@ -16,6 +16,10 @@ def coverage_table(rows: Sequence[CoverageRow]) -> str:
            "| BCa fallbacks | status |",
            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
+        if r.refused:
+            out.append(f"| {r.key} | `{r.method}` | {r.data} | {r.n} | 0 | - | - | - | - | - | refused: "
+                       f"{r.refused.split(';')[0]} |")
+            continue
         out.append(f"| {r.key} | `{r.method}` | {r.data} | {r.n} | {r.reps} | {r.coverage:.3f} | {r.mcse:.3f} "
                    f"| {r.miss_low:.3f} / {r.miss_high:.3f} | {r.mean_width:.4g} | {r.fallbacks} | {r.status} |")
     return "\n".join(out)
@@ -53,7 +57,7 @@ def gate_tables(null: Sequence[tuple[list[GateRow], FamilyRow]],
 
 def under_floor(rows: Sequence[CoverageRow]) -> list[CoverageRow]:
     """Rows whose coverage is below `FLOOR` (status borderline or UNDER)."""
-    return [r for r in rows if r.coverage < FLOOR]
+    return [r for r in rows if not r.refused and r.coverage < FLOOR]
 
 
 def splice(doc: Path, block: str, body: str) -> None:

@@ -59,3 +59,8 @@ def test_splice_replaces_only_its_block(tmp_path: Path) -> None:
     text = doc.read_text()
     assert "old" not in text and "new table" in text and "prose" in text and "tail" in text
     assert text.index("gate table") > text.index("tail")
+
+
+def test_a_size_the_harness_refuses_is_reported_as_refused() -> None:
+    row = run_scenario(scenario("cluster"), 50, 5, seed=1, n_resamples=100)  # 10 questions < MIN_CLUSTERS
+    assert row.status == "refused" and "under-covers below 40" in row.refused and row.reps == 0
