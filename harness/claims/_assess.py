@@ -176,7 +176,12 @@ def _single(spec: ClaimSpec, alphas: tuple[float, ...], Y: np.ndarray, noop: flo
     assert est.kind == "delta"
     frm = noop if est.frm is None else est.frm
     to = max(alphas) if est.to is None else est.to
-    iv = delta_ci(Y * est.scale, alphas, frm, to, **_iv_kwargs(spec))
+    if spec.interval.method == "newcombe":  # a closed form on the 0/1 outcomes, then scaled (scale > 0 or not)
+        raw = delta_ci(Y, alphas, frm, to, level=spec.interval.level, seed=spec.interval.seed, method="newcombe")
+        low, high = sorted((raw.low * est.scale, raw.high * est.scale))
+        iv = raw.model_copy(update={"estimate": raw.estimate * est.scale, "low": low, "high": high})
+    else:
+        iv = delta_ci(Y * est.scale, alphas, frm, to, **_iv_kwargs(spec))
     return iv, (Y[:, alphas.index(to)] - Y[:, alphas.index(frm)]) * est.scale
 
 
@@ -237,8 +242,11 @@ def _externalities(spec: ClaimSpec, ev: Evidence, noop: float) -> list[dict[str,
         alphas = externality_alphas(spec, k)
         ids, Y = ev.matrix(externality_condition(k, ext.benchmark.kind, ext.benchmark.metric), alphas)
         rows = []
+        # a 0/1 cost gets the paired score interval (a bootstrap under-covers with few discordant items)
+        kw = {**_iv_kwargs(spec), "method": "newcombe" if ext.benchmark.binary else
+              ("percentile" if spec.interval.method == "percentile" else "bca")}
         for a in alphas[1:]:
-            iv = _out(delta_ci(Y, alphas, noop, a, **_iv_kwargs(spec)))
+            iv = _out(delta_ci(Y, alphas, noop, a, **kw))
             rows.append({"alpha": a, "delta": iv.model_dump(), "text": iv.text()})
         out.append({"benchmark": ext.benchmark.kind, "metric": ext.benchmark.metric, "n_items": len(ids),
                     "mean_by_alpha": {str(a): round(float(Y[:, j].mean()), 4) for j, a in enumerate(alphas)},

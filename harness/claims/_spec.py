@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.claims._spec_intervention import (
+    BINARY_METRICS,
     CONTROL_FOR,
     GENERATED_METRICS,
     BenchmarkSpec,
@@ -329,10 +330,11 @@ Estimand = Annotated[
 class IntervalSpec(_Spec):
     """How the confidence interval is computed."""
 
-    method: Literal["bca", "percentile", "seed-percentile", "two-way"] = "bca"
-    """bca (falls back to percentile, recorded, when BCa is degenerate), percentile, or seed-percentile (the
-    spread over refits with different seeds; for h_neuron_percent) or two-way (seeds x items percentile
-    bootstrap; for shuffled_label_auroc)."""
+    method: Literal["bca", "percentile", "seed-percentile", "two-way", "newcombe"] = "bca"
+    """bca (falls back to percentile, recorded, when BCa is degenerate), percentile, seed-percentile (the
+    spread over refits with different seeds; for h_neuron_percent), two-way (seeds x items percentile
+    bootstrap; for shuffled_label_auroc) or newcombe (Newcombe's paired score interval; required for a delta
+    on a 0/1 metric, where a bootstrap under-covers with few discordant items: docs/validation.md)."""
     level: float = Field(default=0.95, gt=0.5, lt=1)
     n_resamples: int = Field(default=2000, ge=200)
     seed: int = 0
@@ -448,6 +450,9 @@ class ClaimSpec(_Spec):
                              "them (use a shuffled_label_auroc claim instead)")
         if self.estimand.kind == "h_neuron_percent" and self.interval.method != "seed-percentile":
             raise ValueError("estimand h_neuron_percent needs interval.method: seed-percentile")
+        if self.interval.method == "newcombe" and self.intervention is None:
+            raise ValueError(f"interval.method newcombe is for estimand delta on a 0/1 metric, not "
+                             f"{self.estimand.kind}; use bca or percentile")
         if self.estimand.kind != "h_neuron_percent" and self.interval.method == "seed-percentile":
             raise ValueError(f"interval.method seed-percentile only fits h_neuron_percent, not {self.estimand.kind}")
         if (self.estimand.kind == "shuffled_label_auroc") != (self.interval.method == "two-way"):
@@ -544,6 +549,15 @@ class ClaimSpec(_Spec):
         if self.pass_rule.kind in ("includes", "within") and self.power is None:
             raise ValueError(f"pass_rule {self.pass_rule.kind} states 'no effect': add power: {{min_effect: ...}} "
                              "so an underpowered run is INCONCLUSIVE rather than SUPPORTED")
-        if self.interval.method not in ("bca", "percentile"):
+        binary_delta = est == "delta" and self.benchmark.binary
+        if binary_delta and self.interval.method != "newcombe":
+            raise ValueError(f"estimand delta on the 0/1 metric {self.benchmark.metric} uses interval.method: "
+                             f"newcombe, not {self.interval.method}: a bootstrap of a paired 0/1 difference "
+                             "under-covers when few items change (docs/validation.md)")
+        if self.interval.method == "newcombe" and not binary_delta:
+            raise ValueError(f"interval.method newcombe is the interval of a delta on a 0/1 metric "
+                             f"({', '.join(sorted(BINARY_METRICS))}), not of {est} on {self.benchmark.metric}; "
+                             "use bca")
+        if self.interval.method not in ("bca", "percentile", "newcombe"):
             raise ValueError(f"intervention estimands use interval.method bca or percentile, not "
                              f"{self.interval.method}")

@@ -31,9 +31,12 @@ from harness.stats._validate import (
 )
 
 Alternative = Literal["greater", "less", "two-sided"]
+DeltaMethod = Literal["bca", "percentile", "newcombe"]
 
 MIN_ITEMS = 5
 """Fewest items an interval or test accepts; below this a paired statistic says nothing."""
+MIN_DISCORDANT_BOOTSTRAP = 20
+"""Fewest discordant items (0/1 outcome changed) for which `delta_ci` bootstraps a paired 0/1 difference."""
 EXACT_SIGN_FLIP_MAX = 20
 """Up to this many items the sign-flip test enumerates all 2**n sign vectors exactly."""
 _BLOCK = 512  # resamples / permutations built at once, bounding memory at _BLOCK x n_items floats
@@ -256,12 +259,16 @@ def delta_ci(
     level: float = 0.95,
     n_resamples: int = 2000,
     seed: int,
-    method: BootstrapMethod = "bca",
+    method: DeltaMethod = "bca",
 ) -> Interval:
-    """Paired bootstrap interval of the mean over items of `Y[:, to] - Y[:, frm]`.
+    """Paired interval of the mean over items of `Y[:, to] - Y[:, frm]`: a bootstrap, or Newcombe's score
+    interval for 0/1 outcomes.
 
     `frm` and `to` are alpha values (e.g. the no-op alpha and the largest), not column indices. Each resample
-    draws items once and takes both columns from them.
+    draws items once and takes both columns from them. A bootstrap of a paired difference of 0/1 outcomes
+    under-covers when few items change (docs/validation.md: 60% coverage with 1.5 discordant items expected),
+    so on 0/1 columns with fewer than `MIN_DISCORDANT_BOOTSTRAP` discordant items it is refused; use
+    `method="newcombe"` (closed form, `mcnemar_exact(...).difference`), which covers at every n simulated.
 
     Args:
         Y: `[n_items, n_alphas]` per-item outcomes; at least `MIN_ITEMS` items.
@@ -271,13 +278,16 @@ def delta_ci(
         level: Two-sided coverage, strictly between 0 and 1.
         n_resamples: Number of bootstrap resamples.
         seed: Seed for `numpy.random.default_rng`.
-        method: "bca" or "percentile" (see `bootstrap_ci` for the recorded fallback).
+        method: "bca" or "percentile" (see `bootstrap_ci` for the recorded fallback), or "newcombe" for 0/1
+            outcomes (`n_resamples` and `seed` are then unused).
 
     Returns:
         An `Interval` around the mean change; `note` says when every item changes by the same amount.
 
     Raises:
-        StatsError: If `frm` or `to` is not exactly one of the alphas, they are equal, or on bad `Y`.
+        StatsError: If `frm` or `to` is not exactly one of the alphas, they are equal, on bad `Y`, on
+            "newcombe" with outcomes other than 0/1, or on a bootstrap of 0/1 outcomes with fewer than
+            `MIN_DISCORDANT_BOOTSTRAP` discordant items.
     """
     a = check_alphas(alphas)
     y = check_outcomes(Y, a.size)
@@ -285,6 +295,21 @@ def delta_ci(
     if i_from == i_to:
         raise StatsError(f"delta_ci: frm and to are both alpha {a[i_to]:g}; pick two different alphas")
     check_min_items(y.shape[0], "delta_ci")
+    binary = bool(np.isin(y[:, [i_from, i_to]], (0.0, 1.0)).all())
+    if method == "newcombe":
+        if not binary:
+            raise StatsError(
+                "delta_ci: method 'newcombe' is the paired interval of 0/1 outcomes, but Y holds other values; "
+                "use method 'bca' for continuous outcomes"
+            )
+        return mcnemar_exact(y[:, i_to], y[:, i_from], level=level).difference
+    discordant = int(np.count_nonzero(y[:, i_to] != y[:, i_from]))
+    if binary and discordant < MIN_DISCORDANT_BOOTSTRAP:
+        raise StatsError(
+            f"delta_ci: 0/1 outcomes with {discordant} discordant item(s) (of {y.shape[0]}); a bootstrap "
+            f"interval under-covers below {MIN_DISCORDANT_BOOTSTRAP} (docs/validation.md). Fix: use "
+            "method='newcombe' (interval.method: newcombe in a claim)"
+        )
     iv = paired_difference_ci(
         y[:, i_to], y[:, i_from], level=level, n_resamples=n_resamples, seed=seed, method=method
     )
