@@ -108,6 +108,14 @@ def _data(entry: ClaimEntry, value: float) -> Any:
     return Markup(f"<!--d:{entry.claim_id}-->{value:.4f}<!--/d-->")
 
 
+def _item(entry: ClaimEntry, item_id: str) -> Any:
+    """An item id from the claim's rows (TruthfulQA ids are bare numbers): a labelled value of the claim, not
+    a number typed into the page."""
+    from markupsafe import Markup, escape
+
+    return Markup(f"<!--d:{entry.claim_id}-->{escape(item_id)}<!--/d-->")
+
+
 def examples(entry: ClaimEntry, limit: int = 8) -> dict[str, Any] | None:
     """Flip table: items whose outcome changed most between the no-op and the largest alpha (interventions),
     or the detector's most confident errors (detection claims)."""
@@ -125,7 +133,7 @@ def examples(entry: ClaimEntry, limit: int = 8) -> dict[str, Any] | None:
         order = sorted(range(len(ids)), key=lambda k: -abs(change[k]))[:limit]
         return {"caption": "Items whose outcome moved most from the no-op to the largest alpha.",
                 "header": ["item", "outcome at the no-op", "outcome at the largest alpha", "change"],
-                "rows": [[ids[k], _data(entry, Y[k, alphas.index(lo)]), _data(entry, Y[k, alphas.index(hi)]),
+                "rows": [[_item(entry, ids[k]), _data(entry, Y[k, alphas.index(lo)]), _data(entry, Y[k, alphas.index(hi)]),
                           _data(entry, change[k])] for k in order]}
     if "detector" in ev.conditions():
         ids, scores, y = ev.column("detector")
@@ -136,7 +144,7 @@ def examples(entry: ClaimEntry, limit: int = 8) -> dict[str, Any] | None:
         return {"caption": "The detector's most confident errors on test items (score = log-odds of hallucination;"
                            " label: hallucination or not).",
                 "header": ["item", "score", "label"],
-                "rows": [[ids[k], _data(entry, scores[k]), "hallucination" if y[k] else "correct"] for k in order]}
+                "rows": [[_item(entry, ids[k]), _data(entry, scores[k]), "hallucination" if y[k] else "correct"] for k in order]}
     return None
 
 

@@ -69,7 +69,7 @@ def _intervention(results: Path, claims: Path) -> None:
 
     rng = np.random.default_rng(1)
     alphas = (0.0, 1.0, 2.0, 3.0)
-    ids = [f"c{i}" for i in range(30)]
+    ids = [str(i) for i in range(30)]  # bare numeric ids, as TruthfulQA rows have: the flip table must cite them
     ev = Evidence(rows=[])
     for a in alphas:
         ev.add("treatment", ids, -0.05 * a + rng.normal(0, 0.3, 30), alpha=a)
