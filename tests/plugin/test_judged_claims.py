@@ -104,7 +104,7 @@ judges:
   - {kind: llm, rubric: simpleqa_grade, endpoint: loopback}
 panel: {require: every}
 estimand: {kind: delta, scale: 100}
-interval: {n_resamples: 300, method: percentile}
+interval: {method: newcombe}  # a paired 0/1 difference
 pass_rule: {kind: upper_below, threshold: 0}
 controls: [{kind: random_heads, seeds: 2}]
 externalities:
@@ -179,7 +179,7 @@ def test_judge_validation_claim_excludes_calibration_rows(pytester):
 
     answers = [("Paris", "correct"), ("Paris or Lyon", "incorrect"), ("", "not_attempted"), ("Lyon", "incorrect")]
     gold_rows = []
-    for q in range(10):
+    for q in range(42):  # 40 validation questions: a cluster bootstrap is refused below 40 clusters
         for k, (text, label) in enumerate(answers[: 2 + q % 3]):
             gold_rows.append({"row_id": f"q{q}/{k}", "prompt_id": f"q{q}", "question": f"Capital of country {q}?",
                               "aliases": ["Paris"], "answer": text, "gold": label})
@@ -194,12 +194,12 @@ def test_judge_validation_claim_excludes_calibration_rows(pytester):
     result = json.loads((pytester.path / "results" / "tiny_validate.json").read_text())
     d = result["details"]
     assert d["n_gold"] == len(gold_rows) and d["n_validation"] == len(gold_rows) - len(cal_ids)
-    assert d["n_rows"] == d["n_validation"] and d["n_questions"] == 8
+    assert d["n_rows"] == d["n_validation"] and d["n_questions"] == 40
     assert d["splits"]["calibration"]["n"] == len(cal_ids) and d["splits"]["validation"]["locked"]
     tiered = d["panel"][1]
     # the tiered judge gets these rows right (exact match, a hedge it cannot decide, empty, a wrong city)
     assert tiered["accuracy"]["estimate"] == 1.0 and result["interval"]["method"] == "cluster-percentile"
     assert d["panel"][0]["judge"] == "alias_match@p1/s1" and d["panel"][0]["precision"]["estimate"] < 1.0
     rows = [json.loads(r) for r in (pytester.path / "results" / "tiny_validate.rows.jsonl").read_text().splitlines()[1:]]
-    assert {r["cluster"] for r in rows} == {f"q{q}" for q in range(2, 10)}
+    assert {r["cluster"] for r in rows} == {f"q{q}" for q in range(2, 42)}
     assert not {r["id"] for r in rows} & set(cal_ids)

@@ -152,7 +152,7 @@ def test_judge_validation_reports_every_judge_against_gold():
 
 
 def test_rows_a_judge_was_calibrated_on_are_refused(tmp_path):
-    ev, ids, *_ = _validation_rows()
+    ev, ids, *_ = _validation_rows(n_q=42)  # 40 questions left after the calibration ones
     cal = tmp_path / "cal.json"
     write_manifest(cal, manifest("judge_calibration", ids[:6], locked=True))
     spec = copy.deepcopy(VALIDATION)
