@@ -1,6 +1,7 @@
 """Batched decoding with a KV cache: greedy or seeded top-k/top-p sampling, stopping at a newline.
 
-The LM head runs on the last position only. Sampling draws its uniforms from a counter-based hash of
+The LM head runs on the last position only, and only its top-k is needed: on a CPU a certified bf16 screen
+finds it exactly (``_head``). Sampling draws its uniforms from a counter-based hash of
 (row key, step), so a row's sample depends on its own key and not on which other rows share its batch:
 cached samples stay valid when batches are re-formed on resume.
 """
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from harness.generate._head import screen_for
 from harness.models import LoadedModel
 from harness.models._hooks import decoding_step
 
@@ -46,10 +48,11 @@ def counter_uniforms(row_keys: np.ndarray, step: int) -> np.ndarray:
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def _sample(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
-    """Inverse-CDF sample from the top-k, top-p truncated distribution. logits: [B, V], u: [B]."""
-    vals, idx = torch.topk(logits.float() / temperature, k=min(top_k, logits.shape[-1]), dim=-1)  # sorted desc
-    probs = torch.softmax(vals, dim=-1)
+def _sample(vals: torch.Tensor, idx: torch.Tensor, u: torch.Tensor, temperature: float,
+            top_p: float) -> torch.Tensor:
+    """Inverse-CDF sample from the top-k, top-p truncated distribution, given the top-k logits ``vals``
+    (sorted descending, [B, k]) and their token ids ``idx``; u: [B]."""
+    probs = torch.softmax(vals.float() / temperature, dim=-1)
     cum = probs.cumsum(-1)
     keep = (cum - probs) < top_p  # smallest prefix whose mass reaches top_p (always keeps the top token)
     probs = probs * keep
@@ -109,12 +112,20 @@ def _prefill(lm: LoadedModel, prompts: list[tuple[int, ...]], pad: int, share_pr
     return cache, out.last_hidden_state[:, -1], mask, pos[:, -1] + 1
 
 
-def _logits(lm: LoadedModel, hidden: torch.Tensor) -> torch.Tensor:
-    logits = lm.sites.lm_head(hidden)
+def _top_logits(lm: LoadedModel, hidden: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest logits of each row and their token ids, sorted descending. A float32 head on a CPU with
+    bf16 kernels goes through the certified bf16 screen (exact top-k, see ``_head``); otherwise the full head.
+    Final-logit soft-capping is monotone, so it is applied to the selected values only."""
+    screen = screen_for(lm.sites.lm_head)
+    if screen is not None:
+        vals, idx = screen.topk(hidden, k)
+    else:
+        logits = lm.sites.lm_head(hidden).float()
+        vals, idx = torch.topk(logits, k=min(k, logits.shape[-1]), dim=-1)
     cap = lm.sites.final_logit_softcapping
     if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits
+        vals = torch.tanh(vals / cap) * cap
+    return vals, idx
 
 
 @torch.inference_mode()
@@ -157,12 +168,12 @@ def generate_batch(
     alive = torch.arange(len(prompts), device=device)
     out_ids = torch.full((len(prompts), max_new_tokens), pad, dtype=torch.long, device=device)
     for step in range(max_new_tokens):
-        logits = _logits(lm, hidden)
         if greedy:
-            nxt = logits.argmax(-1)
+            nxt = _top_logits(lm, hidden, 1)[1][:, 0]
         else:
+            vals, idx = _top_logits(lm, hidden, top_k)
             u = torch.from_numpy(counter_uniforms(keys[alive.cpu().numpy()], step)).to(device)
-            nxt = _sample(logits, u, temperature, top_k, top_p)
+            nxt = _sample(vals, idx, u, temperature, top_p)
         out_ids[alive, step] = nxt
         running = ~torch.isin(nxt, stop)
         if not bool(running.any()) or step == max_new_tokens - 1:
