@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.claims._labels import Split, balanced_split, can_qualify, label_of, sample_rounds
+from harness.claims._labels import Split, balanced_split, draws_needed, label_of, sample_rounds
 from harness.claims._spec import ClaimSpec, DataSpec, PipelineSpec
 from harness.errors import DataError
 
@@ -117,7 +117,8 @@ def _screen_candidates(greedy_right: dict[str, bool], ratio: float | None, seed:
 
 
 def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> LabelledPool:
-    """Greedy pass over every question, then K samples in rounds for those that can still qualify."""
+    """Greedy pass over every question, then up to K samples in rounds for those that can still qualify and
+    whose label is not yet settled (the labels are those of all K samples; see ``_labels.draws_needed``)."""
     from harness.activations import FeatureInput, answer_span
     from harness.generate import build_prompt, row_key
     from harness.judges import alias_match
@@ -134,21 +135,29 @@ def build_pool(lm: Any, items: list[Any], spec: ClaimSpec, store: Any) -> Labell
     n_sequences = 0
     sampled = set(_screen_candidates(greedy_right, lab.max_wrong_per_right, samp.seed))
     if lab.mode != "greedy":
-        active = sorted(sampled)
-        done = 0
         skey = {**base, "sampling": samp.model_dump(exclude={"batch_size"})}
-        for size in (sample_rounds(samp.k) if lab.screen else [samp.k]):
-            sids = {f"{i}#{k}": prompts[i].ids for i in active for k in range(done, done + size)}
+        schedule = sample_rounds(samp.k) if lab.screen else [samp.k]
+        n_rounds = 0
+        while True:
+            # the scheduled round sizes first, then rounds of whatever each undecided question still needs
+            cap = schedule[n_rounds] if n_rounds < len(schedule) else samp.k
+            draw = {i: draws_needed(greedy_right[i], sample_right[i], samp.k, lab, cap) if lab.screen
+                    else min(cap, samp.k - len(sample_right[i])) for i in sorted(sampled)}
+            sids = {f"{i}#{k}": prompts[i].ids for i, n in draw.items()
+                    for k in range(len(sample_right[i]), len(sample_right[i]) + n)}
+            if not sids:
+                break
             rows = _generate_stage(
                 lm, store, sids, {s: row_key(samp.seed, s.split("#")[0], int(s.split("#")[1])) for s in sids},
                 skey, "samples", samp.batch_size, max_new_tokens=samp.max_new_tokens, greedy=False,
                 temperature=samp.temperature, top_k=samp.top_k, top_p=samp.top_p)
             n_sequences += len(sids)
-            for s, g in sorted(rows.items()):
+            n_rounds += 1
+            for s, g in sorted(rows.items(), key=lambda kv: (kv[0].split("#")[0], int(kv[0].split("#")[1]))):
                 qid = s.split("#")[0]
                 sample_right[qid].append(alias_match(g["text"], by_id[qid].aliases))
-            done += size
-            active = [i for i in active if can_qualify(greedy_right[i], sample_right[i], samp.k, lab)]
+        log.info("sampling: %d sequences in %d rounds (K=%d, %d questions)", n_sequences, n_rounds, samp.k,
+                 len(sampled))
     ids, labels, lengths, inputs, answers, domains = [], [], [], [], [], []
     for i in sorted(by_id):
         if lab.mode != "greedy" and i not in sampled:

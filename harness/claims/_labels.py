@@ -10,7 +10,8 @@ import numpy as np
 from harness.claims._spec import LabelSpec, SplitSpec
 
 SCREEN_ROUNDS = (2, 3)
-"""Samples drawn per round before the rest of K; a question leaves as soon as it cannot qualify."""
+"""Samples drawn per round before the rest of K; a question leaves as soon as it cannot qualify or its
+label is settled (later rounds draw only what is still undecided)."""
 
 
 def sample_rounds(k: int) -> list[int]:
@@ -36,13 +37,43 @@ def can_qualify(greedy_right: bool, sample_right: list[bool], k: int, spec: Labe
     return all(not r for r in sample_right)
 
 
+def settled(greedy_right: bool, sample_right: list[bool], k: int, spec: LabelSpec) -> bool:
+    """Whether the label is already fixed whatever the remaining samples say: in relaxed mode a greedy-right
+    question with at least ceil(min_right * K) right samples is labelled correct (0) at any K."""
+    return spec.mode == "relaxed" and greedy_right and sum(sample_right) >= math.ceil(spec.min_right * k)
+
+
 def label_of(greedy_right: bool, sample_right: list[bool], k: int, spec: LabelSpec) -> int | None:
-    """1 = consistent hallucination, 0 = consistently right, None = discarded."""
+    """1 = consistent hallucination, 0 = consistently right, None = discarded (or not decided yet).
+
+    ``sample_right`` holds the first samples of the K (0, 1, 2, ...); fewer than K give a label only when it
+    is settled, so the label is the one the full K samples give."""
     if spec.mode == "greedy":
         return 0 if greedy_right else 1
-    if len(sample_right) < k or not can_qualify(greedy_right, sample_right, k, spec):
+    if not can_qualify(greedy_right, sample_right, k, spec):
+        return None
+    if settled(greedy_right, sample_right, k, spec):
+        return 0
+    if len(sample_right) < k:
         return None
     return 0 if greedy_right else 1
+
+
+def draws_needed(greedy_right: bool, sample_right: list[bool], k: int, spec: LabelSpec, cap: int) -> int:
+    """Samples to draw for a question in the next round, at most ``cap``: none once its label is settled or
+    it can no longer qualify; for a relaxed greedy-right question no more than could settle it or rule it
+    out (each drawn sample is then one the decision needs)."""
+    if len(sample_right) >= k or settled(greedy_right, sample_right, k, spec) \
+            or not can_qualify(greedy_right, sample_right, k, spec):
+        return 0
+    n = min(cap, k - len(sample_right))
+    if spec.mode == "relaxed" and greedy_right:
+        need = math.ceil(spec.min_right * k)
+        right = sum(sample_right)
+        to_settle = need - right
+        to_rule_out = (k - need + 1) - (len(sample_right) - right)
+        n = min(n, to_settle, to_rule_out)
+    return n
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.claims._labels import balanced_split, can_qualify, label_of, length_bin, sample_rounds
+from harness.claims._labels import (
+    balanced_split,
+    can_qualify,
+    draws_needed,
+    label_of,
+    length_bin,
+    sample_rounds,
+    settled,
+)
 from harness.claims._spec import LabelSpec, SplitSpec
 
 STRICT, RELAXED, GREEDY = LabelSpec(mode="strict"), LabelSpec(mode="relaxed", min_right=0.6), LabelSpec(mode="greedy")
@@ -46,6 +54,38 @@ def test_screening_never_drops_a_question_that_would_qualify(greedy, samples, cu
     spec = LabelSpec(mode=mode)
     if label_of(greedy, samples, 10, spec) is not None:
         assert can_qualify(greedy, samples[:cut], 10, spec)
+
+
+def _adaptive(greedy, samples, spec, k=10):
+    """The sampling loop of build_pool on one question whose K samples would come out as ``samples``."""
+    seen, schedule, r = [], sample_rounds(k), 0
+    while n := draws_needed(greedy, seen, k, spec, schedule[r] if r < len(schedule) else k):
+        seen += samples[len(seen):len(seen) + n]
+        r += 1
+    return seen
+
+
+@given(greedy=st.booleans(), samples=st.lists(st.booleans(), min_size=10, max_size=10),
+       mode=st.sampled_from(["strict", "relaxed"]), min_right=st.sampled_from([0.5, 0.6, 0.8, 1.0]))
+def test_adaptive_sampling_gives_the_full_k_label(greedy, samples, mode, min_right):
+    """Stopping once a label is settled or ruled out never changes it: the label from the samples drawn
+    equals the label from all K, and no more than K are drawn."""
+    spec = LabelSpec(mode=mode, min_right=min_right)
+    seen = _adaptive(greedy, samples, spec)
+    assert len(seen) <= 10 and seen == samples[:len(seen)]
+    assert label_of(greedy, seen, 10, spec) == label_of(greedy, samples, 10, spec)
+
+
+def test_settled_relaxed_question_stops_at_the_needed_right_samples():
+    # greedy right, relaxed 6 of 10: six right samples settle it; 2 + 3 scheduled, then one more
+    assert _adaptive(True, [True] * 10, RELAXED) == [True] * 6
+    assert settled(True, [True] * 6, 10, RELAXED) and label_of(True, [True] * 6, 10, RELAXED) == 0
+    # five wrong samples rule it out: 2 + 3 drawn, nothing more
+    assert _adaptive(True, [False] * 10, RELAXED) == [False] * 5
+    # consistent hallucinations and strict mode still need all K
+    assert len(_adaptive(False, [False] * 10, RELAXED)) == 10
+    assert len(_adaptive(True, [True] * 10, STRICT)) == 10
+    assert not settled(False, [False] * 9, 10, RELAXED)
 
 
 def _pool(n_pos, n_neg, rng):
