@@ -85,6 +85,7 @@ def main() -> None:
     print(f"harness batched decoder : {r_ours:7.2f} seq/s  {n_tok / t_ours:7.1f} gen tok/s  ({n} seqs, {t_ours:.1f} s)")
     print(f"HF generate, batched    : {r_hf:7.2f} seq/s  -> harness is {r_ours / r_hf:.2f}x")
     print(f"HF generate, one at a time: {r_single:5.2f} seq/s  -> harness is {r_ours / r_single:.2f}x")
+    _bench_head(lm, prompts, args, gens, r_ours)
 
     inputs = []
     for p, it, g in zip(prompts, items, gens, strict=True):
@@ -132,6 +133,7 @@ def main() -> None:
     print(f"plain backbone forward (ceiling)     : {plain:8.0f} tok/s -> capture at {cap / plain:.0%} of it")
     print(f"naive per-example with LM head       : {naive:8.0f} tok/s -> harness is {cap / naive:.2f}x")
     _bench_scoring(lm, args.n_naive)
+    _bench_judge(lm)
     _bench_sweep(lm, args.sweep_items, args.sweep_sets, args.n_naive)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory: {peak:.0f} MiB")
@@ -140,6 +142,73 @@ def main() -> None:
         _bench_claims()
     if lm.device.type == "cuda":
         print(f"peak CUDA memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+
+
+def _bench_head(lm, prompts, args, gens, r_ours):  # type: ignore[no-untyped-def]
+    """The certified bf16 screen of the LM head against the full float32 head: greedy and sampled decoding."""
+    import os
+
+    from harness.generate import generate_batch, row_key
+    from harness.generate._head import screen_for
+
+    def run(mode, greedy, ps, keys=None):  # type: ignore[no-untyped-def]
+        old = os.environ.get("HARNESS_LM_HEAD_SCREEN")
+        os.environ["HARNESS_LM_HEAD_SCREEN"] = mode
+        try:
+            out = []
+            for b in range(0, len(ps), args.batch_size):
+                out += generate_batch(lm, ps[b:b + args.batch_size], max_new_tokens=args.max_new_tokens,
+                                      greedy=greedy, row_keys=None if keys is None else keys[b:b + args.batch_size])
+            return out
+        finally:
+            if old is None:
+                os.environ.pop("HARNESS_LM_HEAD_SCREEN", None)
+            else:
+                os.environ["HARNESS_LM_HEAD_SCREEN"] = old
+
+    screen = screen_for(lm.sites.lm_head)
+    if screen is None:
+        print("LM head screen: not used here (a bf16/fp16 head, or no bf16 kernels on this CPU)")
+        return
+    full, t_full = _timed(lambda: run("0", True, prompts))
+    print(f"same decoder, full float32 LM head: {len(prompts) / t_full:5.2f} seq/s -> the bf16 screen gives "
+          f"{r_ours / (len(prompts) / t_full):.2f}x; identical answers: {full == gens}")
+    k = 5  # the K samples of a question share its prompt, as in the sampling stage
+    ps = [p for p in prompts for _ in range(k)]
+    keys = [row_key(0, str(i // k), i % k) for i in range(len(ps))]
+    before = (screen.rows_screened, screen.rows_full)
+    scr, t_scr = _timed(lambda: run("auto", False, ps, keys))
+    rows = (screen.rows_screened - before[0], screen.rows_full - before[1])
+    ref, t_ref = _timed(lambda: run("0", False, ps, keys))
+    print(f"\n== sampling ({len(prompts)} questions x {k} samples, T=1, top-k 50, top-p 0.9) ==")
+    print(f"harness, bf16-screened LM head: {len(ps) / t_scr:7.2f} seq/s ({t_scr:.1f} s); rows certified "
+          f"{rows[0]}, sent to the full head {rows[1]}")
+    print(f"harness, full float32 LM head : {len(ps) / t_ref:7.2f} seq/s -> screen gives {t_ref / t_scr:.2f}x; "
+          f"identical samples: {scr == ref}")
+
+
+def _bench_judge(lm, n=60):  # type: ignore[no-untyped-def]
+    """An LLM judge's enum scoring (SimpleQA rubric) with the rubric's prefix kept across calls, against
+    prefilling every request whole: the loopback judge server's path."""
+    from harness.benchmarks import load_embedded_qa
+    from harness.generate._decode import PrefixKV
+    from harness.judges._llm import get_rubric
+    from harness.judges._server import decode_enum_json, enum_properties, render_chat
+
+    rubric = get_rubric("simpleqa_grade")
+    items = load_embedded_qa()[:n]
+    reqs = []
+    for it in items:
+        inputs = rubric.input_model(question=it.question, gold_target=it.aliases[0], predicted_answer=it.aliases[-1])
+        reqs.append(render_chat(lm.tokenizer, rubric.messages(inputs)))
+    props = enum_properties(rubric.response_format())
+    kept = PrefixKV()
+    a, t_kept = _timed(lambda: [decode_enum_json(lm, b, p, props, kept) for b, p in reqs])
+    b_, t_plain = _timed(lambda: [decode_enum_json(lm, b, p, props) for b, p in reqs])
+    print(f"\n== LLM-judge scoring ({n} requests, rubric {rubric.tag}) ==")
+    print(f"rubric prefix kept across requests ({len(kept.ids)} tokens): {n / t_kept:6.1f} requests/s")
+    print(f"every request prefilled whole                : {n / t_plain:6.1f} requests/s -> kept prefix gives "
+          f"{t_plain / t_kept:.2f}x; identical verdicts: {a == b_}")
 
 
 def _bench_scoring(lm, n_naive):  # type: ignore[no-untyped-def]

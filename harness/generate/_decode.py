@@ -74,30 +74,117 @@ def common_prefix_len(prompts: list[tuple[int, ...]]) -> int:
     return max(n, 0)
 
 
+class PrefixKV:
+    """The KV cache of a token prefix that successive calls share (an LLM judge's rubric instructions), kept
+    between calls: a later prompt that starts with it prefills only its own tail.
+
+    The first prompt is stored whole (but its last token); the next one that shares at least ``min_tokens``
+    with it crops the store to the shared part, which then stays. A prompt sharing less replaces it. The cache
+    holds states of the *unedited* model: it is neither used nor filled while any forward hook is registered
+    on the backbone (an intervention). Reused states equal recomputed ones up to float summation order (the
+    prefix is encoded at batch size 1, as in ``_prefill``'s few-shot sharing).
+    """
+
+    def __init__(self, min_tokens: int = 16) -> None:
+        self.min_tokens = min_tokens
+        self.ids: tuple[int, ...] = ()
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.hits = 0
+        """Calls that reused a prefix stored by an earlier call."""
+        self.stores = 0
+
+    def usable(self, prompts: list[tuple[int, ...]]) -> int:
+        """Tokens of the stored prefix every prompt starts with, leaving each at least one token; 0 if fewer
+        than ``min_tokens``."""
+        n = min([len(self.ids)] + [len(p) - 1 for p in prompts])
+        for p in prompts:
+            k = 0
+            while k < n and p[k] == self.ids[k]:
+                k += 1
+            n = k
+        return n if n >= self.min_tokens else 0
+
+    def restore(self, n: int) -> Any:
+        """A fresh cache holding the first n stored positions; the store is cropped to them."""
+        from transformers import DynamicCache
+
+        if n < len(self.ids):
+            self.ids = self.ids[:n]
+            self.layers = [(k[:, :, :n], v[:, :, :n]) for k, v in self.layers]
+        cache = DynamicCache()
+        for i, (k, v) in enumerate(self.layers):
+            cache.update(k, v, i)
+        return cache
+
+    def store(self, ids: tuple[int, ...], cache: Any) -> None:
+        self.ids = ids
+        self.layers = [(layer.keys, layer.values) for layer in cache.layers]
+        self.stores += 1
+
+
+def _hooked(module: torch.nn.Module) -> bool:
+    """Whether any forward (pre-)hook could change this module's outputs."""
+    from torch.nn.modules import module as nn_module
+
+    if nn_module._global_forward_hooks or nn_module._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
 def _prefill(lm: LoadedModel, prompts: list[tuple[int, ...]], pad: int, share_prefix: bool,
-             max_new_tokens: int) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+             max_new_tokens: int, known: PrefixKV | None = None) -> tuple[Any, torch.Tensor, torch.Tensor,
+                                                                            torch.Tensor]:
     """Run the prompts once; returns (KV cache, last hidden state [B, d], attention mask, next positions).
 
     With a shared prefix of P tokens the layout is [prefix | left padding | suffix]: the prefix is encoded
     once at batch size 1 and its cache repeated, the suffixes are prefilled on top. Positions come from the
     mask (cumsum - 1), so each row sees exactly the positions it would see alone. Sliding-window layers
     count padding inside the window, so the prefix is shared only when the whole sequence fits the window.
+    With ``known`` (a prefix kept from earlier calls) the prefix comes from it where the prompts start with it,
+    and is stored into it otherwise.
     """
     from transformers import DynamicCache
 
     device = lm.device
     ckw = _cache_kwarg(lm.sites.backbone)
-    n_prefix = common_prefix_len(prompts) if share_prefix and len(prompts) > 1 else 0
     config: Any = lm.model.config
     window = getattr(config.get_text_config(), "sliding_window", None)
-    if window and max(len(p) for p in prompts) + max_new_tokens > window:
-        n_prefix = 0
+    fits = not (window and max(len(p) for p in prompts) + max_new_tokens > window)
+    if known is not None and fits and not _hooked(lm.sites.backbone):
+        n_known = known.usable(prompts)
+        if n_known:
+            known.hits += 1
+        elif len(prompts[0]) - 1 >= known.min_tokens:  # store it; later prompts crop it to what they share
+            known.store(prompts[0][:-1], _encode_prefix(lm, prompts[0][:-1], ckw))
+            n_known = known.usable(prompts)
+        if n_known:
+            cache = known.restore(n_known)
+            cache.batch_repeat_interleave(len(prompts))
+            return _prefill_tails(lm, prompts, n_known, cache, pad, ckw)
+    n_prefix = common_prefix_len(prompts) if share_prefix and len(prompts) > 1 and fits else 0
     cache = DynamicCache()
     if n_prefix:
         head = torch.tensor([prompts[0][:n_prefix]], device=device)
         with decoding_step(-1):  # the shared prefix yields no token (decode-scoped edits skip this pass)
             lm.sites.backbone(input_ids=head, **{ckw: cache}, use_cache=True)
         cache.batch_repeat_interleave(len(prompts))
+    return _prefill_tails(lm, prompts, n_prefix, cache, pad, ckw)
+
+
+def _encode_prefix(lm: LoadedModel, ids: tuple[int, ...], ckw: str) -> Any:
+    """KV cache of one token prefix at batch size 1 (a pass that yields no token)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    with decoding_step(-1):
+        lm.sites.backbone(input_ids=torch.tensor([ids], device=lm.device), **{ckw: cache}, use_cache=True)
+    return cache
+
+
+def _prefill_tails(lm: LoadedModel, prompts: list[tuple[int, ...]], n_prefix: int, cache: Any, pad: int,
+                   ckw: str) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Prefill each prompt's tokens after a shared prefix of ``n_prefix`` tokens already in ``cache``."""
+    device = lm.device
     tails = [p[n_prefix:] for p in prompts]
     width = max(len(t) for t in tails)
     ids = torch.full((len(prompts), width), pad, dtype=torch.long)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from harness.generate._decode import PrefixKV
 from harness.models import LoadedModel, rows_in_groups
 
 
@@ -83,6 +84,7 @@ def score_choices(
     choices: Sequence[Sequence[Sequence[int]]],
     batch_size: int = 16,
     groups: Sequence[int] | None = None,
+    prefix: PrefixKV | None = None,
 ) -> list[np.ndarray]:
     """Summed log P(choice | prompt) for every choice of every prompt, encoding each prompt once.
 
@@ -91,7 +93,8 @@ def score_choices(
 
     Each prompt is prefilled once into a KV cache (left padding, positions from the mask, as in decoding);
     the cache is repeated once per choice and all choices are scored in one more pass. For C choices of a few
-    tokens this costs about one prompt pass instead of C.
+    tokens this costs about one prompt pass instead of C. With ``prefix`` the part the prompts share with
+    earlier calls (a judge's rubric) is taken from its kept KV cache (see ``PrefixKV``).
 
     Returns:
         One float64 array per prompt with the log-probability of each of its choices.
@@ -111,7 +114,8 @@ def score_choices(
         idx = order[b0:b0 + batch_size]
         g = None if groups is None else torch.tensor([groups[i] for i in idx])
         with rows_in_groups(g):
-            cache, last, mask, next_pos = _prefill(lm, [tuple(prompts[i]) for i in idx], pad, False, 0)
+            cache, last, mask, next_pos = _prefill(lm, [tuple(prompts[i]) for i in idx], pad, False, 0,
+                                                   known=prefix)
         rows = [(b, c) for b, i in enumerate(idx) for c in range(len(choices[i]))]
         conts = [list(choices[idx[b]][c]) for b, c in rows]
         sel = torch.tensor([b for b, _ in rows], device=lm.device)

@@ -143,14 +143,16 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False).input_ids)
 
 
-def decode_enum_json(lm: LoadedModel, bos: list[int], prompt: str, props: list[tuple[str, list[Any]]]) -> str:
+def decode_enum_json(lm: LoadedModel, bos: list[int], prompt: str, props: list[tuple[str, list[Any]]],
+                     prefix: Any = None) -> str:
     """Pick each property's value by forward-only scoring and return the JSON object text.
 
     Property k is chosen after the JSON of properties 0..k-1 (with their chosen values) has been written,
     as ``argmax_v log P(' ' + json(v) + delim | prompt + prefix)``; the delimiter (``,`` or ``}``) that
     follows the value is part of the scored continuation, so values that are prefixes of others ("1" vs
     "10") are not favoured. The summed log-probability is the probability of the whole value, the
-    quantity a constrained sampler at temperature 0 approximates.
+    quantity a constrained sampler at temperature 0 approximates. ``prefix`` (a ``PrefixKV``) keeps the KV
+    cache of what successive requests share (the rubric's instructions), so each request prefills its tail.
     """
     import numpy as np
 
@@ -164,7 +166,7 @@ def decode_enum_json(lm: LoadedModel, bos: list[int], prompt: str, props: list[t
         ids = bos + _encode(tok, f"{prompt}{sep}{{{written}{json.dumps(name)}:")
         delim = "," if k < len(props) - 1 else "}"
         choices = [encode_continuation(tok, json.dumps(v) + delim) for v in values]
-        scores = score_choices(lm, [ids], [choices])[0]
+        scores = score_choices(lm, [ids], [choices], prefix=prefix)[0]
         chosen[name] = values[int(np.argmax(scores))]
     return json.dumps(chosen)  # same separators as the prefixes scored above
 
@@ -222,6 +224,9 @@ class JudgeServer:
         self._faults: deque[tuple[str, float | None]] = deque()
         self._state = threading.Lock()
         self._model_lock = threading.Lock()
+        from harness.generate._decode import PrefixKV
+
+        self._prefix = PrefixKV()  # the rubric's instructions, encoded once (used under the model lock)
         self._stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.app = self
@@ -367,7 +372,8 @@ class JudgeServer:
                 content, finish = self._generate(bos + _encode(tok, prompt), float(temperature), max_tokens,
                                                  request.get("seed"))
             else:
-                content, finish = decode_enum_json(self.lm, bos, prompt, enum_properties(response_format)), "stop"
+                content = decode_enum_json(self.lm, bos, prompt, enum_properties(response_format), self._prefix)
+                finish = "stop"
         return self._envelope(content, finish, n_prompt, len(_encode(tok, content)))
 
     def _generate(self, ids: list[int], temperature: float, max_tokens: int, seed: Any) -> tuple[str, str]:
