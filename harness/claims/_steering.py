@@ -110,9 +110,10 @@ def _panel_rows(spec: ClaimSpec, session: Any, lm: Any, ev: Evaluator, evidence:
 
 def conditions_per_pass(device: Any) -> int:
     """How many conditions share one batched pass: ``HARNESS_CONDITIONS_PER_PASS``, else 1 on a CPU and 8 on
-    a GPU. On 2 CPU cores ``make bench`` measured 1.15x with 3 conditions per pass (outcomes within 2e-5 nats
-    of one at a time); the CPU default stays 1 so a CPU run reproduces the stored outcomes bit for bit, and
-    the sweep is a small part of a cold run (README, "Measured")."""
+    a GPU. On 2 CPU cores ``make bench`` measured 1.15x and 1.24x in two runs with 3 conditions per pass
+    (outcomes within 2e-5 nats of one at a time); the CPU default stays 1 so a CPU run reproduces the stored
+    outcomes bit for bit. The random-set controls take about 13 of a cold run's 43 minutes, so grouping would
+    save 2-3 minutes there (README, "Measured")."""
     import os
 
     env = os.environ.get("HARNESS_CONDITIONS_PER_PASS", "").strip()
