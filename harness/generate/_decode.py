@@ -145,7 +145,6 @@ def _prefill(lm: LoadedModel, prompts: list[tuple[int, ...]], pad: int, share_pr
     """
     from transformers import DynamicCache
 
-    device = lm.device
     ckw = _cache_kwarg(lm.sites.backbone)
     config: Any = lm.model.config
     window = getattr(config.get_text_config(), "sliding_window", None)
@@ -162,17 +161,15 @@ def _prefill(lm: LoadedModel, prompts: list[tuple[int, ...]], pad: int, share_pr
             cache.batch_repeat_interleave(len(prompts))
             return _prefill_tails(lm, prompts, n_known, cache, pad, ckw)
     n_prefix = common_prefix_len(prompts) if share_prefix and len(prompts) > 1 and fits else 0
-    cache = DynamicCache()
-    if n_prefix:
-        head = torch.tensor([prompts[0][:n_prefix]], device=device)
-        with decoding_step(-1):  # the shared prefix yields no token (decode-scoped edits skip this pass)
-            lm.sites.backbone(input_ids=head, **{ckw: cache}, use_cache=True)
-        cache.batch_repeat_interleave(len(prompts))
+    if not n_prefix:
+        return _prefill_tails(lm, prompts, 0, DynamicCache(), pad, ckw)
+    cache = _encode_prefix(lm, prompts[0][:n_prefix], ckw)
+    cache.batch_repeat_interleave(len(prompts))
     return _prefill_tails(lm, prompts, n_prefix, cache, pad, ckw)
 
 
 def _encode_prefix(lm: LoadedModel, ids: tuple[int, ...], ckw: str) -> Any:
-    """KV cache of one token prefix at batch size 1 (a pass that yields no token)."""
+    """KV cache of one token prefix at batch size 1. The pass yields no token: decode-scoped edits skip it."""
     from transformers import DynamicCache
 
     cache = DynamicCache()
