@@ -77,14 +77,15 @@ def screen_enabled(weight: torch.Tensor) -> bool:
     ``1`` (always, e.g. to test it) or ``0`` (never: the full float32 head at every step).
     """
     mode = os.environ.get("HARNESS_LM_HEAD_SCREEN", "auto").strip().lower()
+    if mode not in ("auto", "0", "off", "false", "no", "1", "on", "true", "yes"):
+        raise ValueError(f"HARNESS_LM_HEAD_SCREEN={mode!r} is not a setting. Fix: set it to auto (the default), "
+                         "1 (always screen a float32 head) or 0 (always the full float32 head), or unset it.")
     if mode in ("0", "off", "false", "no"):
         return False
     if weight.dtype != torch.float32:
         return False  # a bf16/fp16 head is already the fast path; the screen would add work
     if mode in ("1", "on", "true", "yes"):
         return True
-    if mode != "auto":
-        raise ValueError(f"HARNESS_LM_HEAD_SCREEN={mode!r}: use auto, 1 or 0")
     return weight.device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 

@@ -73,8 +73,9 @@ def test_screen_switch(monkeypatch):
     assert screen_enabled(w)
     assert not screen_enabled(w.to(torch.bfloat16))  # a bf16 head is already the fast path
     monkeypatch.setenv("HARNESS_LM_HEAD_SCREEN", "maybe")
-    with pytest.raises(ValueError, match="HARNESS_LM_HEAD_SCREEN"):
-        screen_enabled(w)
+    for weight in (w, w.to(torch.bfloat16)):  # a typo is reported whatever the head's dtype
+        with pytest.raises(ValueError, match=r"HARNESS_LM_HEAD_SCREEN='maybe'.*Fix"):
+            screen_enabled(weight)
 
 
 def test_screen_is_rebuilt_when_the_weight_changes(monkeypatch):
